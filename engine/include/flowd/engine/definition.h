@@ -1,0 +1,162 @@
+#pragma once
+// Definition is a workflow as loaded from YAML or JSON and validated: the step graph with its
+// compiled templates and conditions. Definitions are immutable once loaded and shared between the
+// executions that run them (std::shared_ptr<const Definition>).
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flowd/engine/duration.h"
+#include "flowd/engine/error.h"
+#include "flowd/engine/expr.h"
+#include "flowd/engine/json.h"
+
+namespace flowd {
+
+// Where a value came from: a YAML line/column (1-based) and the JSON pointer inside the document.
+struct SourceLocation {
+  int line = 0;    // 0 when unknown (JSON input gives pointers only)
+  int column = 0;
+  std::string pointer;  // "/spec/steps/2/dependsOn/0"
+};
+
+struct RetryPolicy {
+  int max_attempts = 1;  // 1 = no retry
+  Millis backoff{200};
+  double multiplier = 2.0;
+  Millis max_backoff{30'000};
+  double jitter = 0.0;           // 0..0.25, fraction of the delay added at random
+  std::vector<ErrorCode> on;     // empty: retry errors that say they are retryable
+};
+
+struct Fallback {
+  enum class Kind { kNone, kValue, kSkip, kStep };
+  Kind kind = Kind::kNone;
+  Json value;            // kValue
+  std::string step;      // kStep: id of another step whose body runs instead
+};
+
+struct StepDef;
+
+// What a step (or a switch case, or a forEach item) runs: one action (`type` + `with`) or an
+// inline group of steps (`steps:`), whose output is `output` rendered, else the last step's.
+struct StepBody {
+  std::string type;                       // empty when `steps` is used
+  JsonTemplate with;
+  std::vector<StepDef> steps;             // inline group
+  std::optional<JsonTemplate> output;     // group output
+  SourceLocation location;
+};
+
+struct SwitchCase {
+  Json match;  // compared with `==` semantics to the switch value
+  StepBody body;
+};
+
+struct SwitchDef {
+  Condition value;  // evaluated to a JSON value, not a truth value
+  std::vector<SwitchCase> cases;
+  std::optional<StepBody> default_body;
+};
+
+struct ForEachDef {
+  Template items;  // must render to an array
+  std::string as = "item";
+  int max_parallel = 0;  // 0: bounded only by the workflow's maxParallel
+};
+
+// What to do when a template names data that is not there.
+enum class OnMissing { kFail, kNull, kWait };
+
+struct StepDef {
+  std::string id;
+  std::vector<std::string> depends_on;
+  std::optional<Condition> condition;   // `if`
+  std::optional<SwitchDef> switch_def;  // `switch`
+  std::optional<ForEachDef> for_each;   // `forEach`
+  StepBody body;                        // `type`/`with` or `steps` (unused with switch)
+  std::optional<Millis> timeout;        // per attempt; absent: defaults, then 60 s
+  std::optional<RetryPolicy> retry;     // absent: defaults, then none
+  Fallback fallback;
+  bool continue_on_error = false;
+  OnMissing on_missing = OnMissing::kFail;
+  SourceLocation location;
+};
+
+struct TriggerDef {
+  enum class Kind { kKafka, kCron };
+  Kind kind = Kind::kKafka;
+  Json spec;  // the trigger's fields as written; triggers/ interprets them
+  SourceLocation location;
+};
+
+struct Definition {
+  std::string name;
+  int version = 1;
+  std::string description;
+  Json input_schema;  // null when absent
+  Millis timeout{3'600'000};
+  int max_parallel = 16;
+  Millis default_step_timeout{60'000};
+  RetryPolicy default_retry;
+  std::vector<StepDef> steps;
+  std::optional<JsonTemplate> output;
+  std::vector<TriggerDef> triggers;
+  std::string source_name;  // file name or "<input>", for messages
+  Json document;            // the definition as JSON, to store and hash
+
+  // "name@version"
+  std::string ref() const;
+  const StepDef* find_step(std::string_view id) const;
+};
+
+// One problem found while loading a definition.
+struct Diagnostic {
+  std::string source;  // file name
+  SourceLocation location;
+  std::string message;
+
+  // "file:line:col: message" (YAML) or "file:pointer: message" (JSON)
+  std::string format() const;
+};
+
+using Diagnostics = std::vector<Diagnostic>;
+
+// Resolves `ref: name@version` for sub-workflows (and `name` alone: the latest version).
+class DefinitionResolver {
+ public:
+  virtual ~DefinitionResolver() = default;
+  virtual std::shared_ptr<const Definition> resolve(std::string_view name,
+                                                    std::optional<int> version) const = 0;
+};
+
+constexpr int kMaxNestingDepth = 3;      // groups inside forEach / switch
+constexpr int kMaxSubWorkflowDepth = 5;  // workflow calling workflow calling ...
+
+// Parses and validates YAML or JSON text. All problems are reported in one pass.
+struct LoadResult {
+  std::shared_ptr<const Definition> definition;  // null when diagnostics is not empty
+  Diagnostics diagnostics;
+};
+LoadResult load_definition(std::string_view text, std::string source_name);
+LoadResult load_definition_file(const std::string& path);
+
+// Cross-definition checks: every `type: workflow` ref resolves, and no chain of refs loops back
+// (the cycle is named) or goes deeper than kMaxSubWorkflowDepth.
+Diagnostics check_sub_workflows(const Definition& definition, const DefinitionResolver& resolver);
+
+// An in-memory DefinitionResolver, filled from files or loaded definitions.
+class DefinitionSet : public DefinitionResolver {
+ public:
+  void add(std::shared_ptr<const Definition> definition);
+  std::shared_ptr<const Definition> resolve(std::string_view name,
+                                            std::optional<int> version) const override;
+  std::vector<std::shared_ptr<const Definition>> all() const;
+
+ private:
+  std::map<std::string, std::map<int, std::shared_ptr<const Definition>>, std::less<>> by_name_;
+};
+
+}  // namespace flowd

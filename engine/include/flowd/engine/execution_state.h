@@ -1,0 +1,80 @@
+#pragma once
+// ExecutionState is the fold of an execution's events: the live engine, crash recovery, replay and
+// time travel (state as of event N) all build it with apply(), so there is one truth.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flowd/engine/event.h"
+
+namespace flowd {
+
+enum class ExecutionStatus {
+  kPending,  // no events yet
+  kRunning,
+  kPaused,
+  kWaiting,  // a step waits for input
+  kCompleted,
+  kFailed,
+  kCancelled,
+  kTimedOut,
+};
+
+enum class StepStatus {
+  kPending,
+  kScheduled,
+  kRunning,
+  kRetrying,  // failed, a retry is scheduled
+  kSucceeded,
+  kFailed,
+  kSkipped,
+};
+
+std::string_view to_string(ExecutionStatus status);
+std::string_view to_string(StepStatus status);
+std::optional<ExecutionStatus> parse_execution_status(std::string_view text);
+bool is_terminal(ExecutionStatus status);
+
+struct StepState {
+  StepStatus status = StepStatus::kPending;
+  int attempts = 0;
+  Json output;                 // null until completed (or a fallback value is used)
+  std::optional<Error> error;  // last error
+  std::string skip_reason;
+  std::string fallback;  // "", "value", "skip", "step"
+  TimePoint first_started{};
+  TimePoint ended{};
+  std::int64_t duration_ms = 0;  // sum of attempt durations
+};
+
+struct ExecutionState {
+  std::string id;
+  std::string workflow;
+  int workflow_version = 0;
+  ExecutionStatus status = ExecutionStatus::kPending;
+  Json input;
+  Json context;
+  Json output;
+  std::optional<Error> error;
+  std::string failed_step;
+  std::string waiting_for;  // missing path while kWaiting
+  TimePoint started{};
+  TimePoint ended{};
+  std::int64_t version = 0;  // events applied
+  std::map<std::string, StepState, std::less<>> steps;  // by step path
+
+  void apply(const Event& event);
+  bool terminal() const { return is_terminal(status); }
+  std::int64_t duration_ms() const;
+
+  // {"id","workflow","version","status","input","output","error"?,"steps":{...},...}
+  Json to_json() const;
+};
+
+// Folds events[0..upto) (all when upto is empty) into a fresh state.
+ExecutionState fold(const std::string& execution_id, const std::vector<Event>& events,
+                    std::optional<std::int64_t> upto = std::nullopt);
+
+}  // namespace flowd

@@ -1,0 +1,76 @@
+#pragma once
+// StepRunner is the seam through which a step does its work: `http`, `transform`, `sleep`, `log`,
+// `noop`, `fail` are built in, and anything registered by name in a StepRegistry plugs in the same
+// way. Runners run on the engine's io_context thread and must never block it.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flowd/engine/duration.h"
+#include "flowd/engine/error.h"
+#include "flowd/engine/json.h"
+
+namespace flowd {
+
+// Raised once when an attempt is abandoned (timeout, cancellation); runners register what stops
+// their work (close a socket, cancel a timer). Single-threaded: used on the engine's thread only.
+class CancelSignal {
+ public:
+  bool cancelled() const { return cancelled_; }
+  void cancel();
+  // Runs at once when already cancelled.
+  void on_cancel(std::function<void()> handler);
+
+ private:
+  bool cancelled_ = false;
+  std::vector<std::function<void()>> handlers_;
+};
+
+struct StepCall {
+  std::string execution_id;
+  std::string step;  // step path
+  int attempt = 1;
+  std::string idempotency_key;  // "<execution>/<step>/<attempt>", to pass on to called systems
+  std::string type;
+  Json with;  // templates resolved
+  Millis timeout{60'000};
+  std::shared_ptr<CancelSignal> cancel = std::make_shared<CancelSignal>();
+};
+
+class StepRunner {
+ public:
+  virtual ~StepRunner() = default;
+  // The step's output, or an Error whose `retryable` says whether another attempt can help.
+  virtual boost::asio::awaitable<Result<Json>> run(StepCall call) = 0;
+};
+
+// Step types by name. Filled at start-up, read-only afterwards.
+class StepRegistry {
+ public:
+  void add(std::string type, std::shared_ptr<StepRunner> runner);
+  StepRunner* find(std::string_view type) const;
+  // Registered types plus `workflow` (run by the engine itself).
+  std::set<std::string> types() const;
+
+ private:
+  std::map<std::string, std::shared_ptr<StepRunner>, std::less<>> runners_;
+};
+
+// The step types every flowd knows, for validating definitions without a registry at hand.
+const std::set<std::string>& builtin_step_types();
+
+struct BuiltinOptions {
+  std::function<void(std::string_view step, const std::string& message)> log_sink;  // `log` steps
+};
+
+// Registers transform, sleep, log, noop, fail and http on the given io_context.
+void register_builtin_steps(StepRegistry& registry, boost::asio::io_context& io,
+                            BuiltinOptions options = {});
+
+}  // namespace flowd
