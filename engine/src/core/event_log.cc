@@ -1,0 +1,50 @@
+#include "flowd/engine/event_log.h"
+
+namespace flowd {
+
+void MemoryEventLog::append(AppendRequest request, AppendCallback done) {
+  Result<std::int64_t> result;
+  {
+    std::lock_guard lock(mutex_);
+    std::int64_t& version = versions_[request.execution_id];
+    if (version != request.expected_version) {
+      result = fail(ErrorCode::kInternal, "append conflict on execution " +
+                                              request.execution_id + ": expected version " +
+                                              std::to_string(request.expected_version) +
+                                              ", stream is at " + std::to_string(version));
+    } else {
+      total_ += request.events.size();
+      if (retain_) {
+        auto& stream = streams_[request.execution_id];
+        for (Event& e : request.events) {
+          e.version = ++version;
+          stream.push_back(std::move(e));
+        }
+      } else {
+        version += static_cast<std::int64_t>(request.events.size());
+      }
+      result = version;
+    }
+  }
+  done(std::move(result));
+}
+
+std::vector<Event> MemoryEventLog::read(const std::string& execution_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = streams_.find(execution_id);
+  return it == streams_.end() ? std::vector<Event>{} : it->second;
+}
+
+std::vector<std::string> MemoryEventLog::streams() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> ids;
+  for (const auto& [id, events] : streams_) ids.push_back(id);
+  return ids;
+}
+
+std::size_t MemoryEventLog::total_events() const {
+  std::lock_guard lock(mutex_);
+  return total_;
+}
+
+}  // namespace flowd

@@ -1,0 +1,216 @@
+#include "flowd/engine/execution_state.h"
+
+#include <array>
+
+namespace flowd {
+namespace {
+
+constexpr std::array<std::pair<ExecutionStatus, std::string_view>, 8> kExecutionNames{{
+    {ExecutionStatus::kPending, "pending"},
+    {ExecutionStatus::kRunning, "running"},
+    {ExecutionStatus::kPaused, "paused"},
+    {ExecutionStatus::kWaiting, "waiting"},
+    {ExecutionStatus::kCompleted, "completed"},
+    {ExecutionStatus::kFailed, "failed"},
+    {ExecutionStatus::kCancelled, "cancelled"},
+    {ExecutionStatus::kTimedOut, "timed_out"},
+}};
+
+std::int64_t json_int(const Json& data, const char* key) {
+  auto it = data.find(key);
+  return it != data.end() && it->is_number() ? it->get<std::int64_t>() : 0;
+}
+
+}  // namespace
+
+std::string_view to_string(ExecutionStatus status) {
+  for (const auto& [s, name] : kExecutionNames)
+    if (s == status) return name;
+  return "unknown";
+}
+
+std::optional<ExecutionStatus> parse_execution_status(std::string_view text) {
+  for (const auto& [s, name] : kExecutionNames)
+    if (name == text) return s;
+  return std::nullopt;
+}
+
+std::string_view to_string(StepStatus status) {
+  switch (status) {
+    case StepStatus::kPending: return "pending";
+    case StepStatus::kScheduled: return "scheduled";
+    case StepStatus::kRunning: return "running";
+    case StepStatus::kRetrying: return "retrying";
+    case StepStatus::kSucceeded: return "succeeded";
+    case StepStatus::kFailed: return "failed";
+    case StepStatus::kSkipped: return "skipped";
+  }
+  return "unknown";
+}
+
+bool is_terminal(ExecutionStatus status) {
+  return status == ExecutionStatus::kCompleted || status == ExecutionStatus::kFailed ||
+         status == ExecutionStatus::kCancelled || status == ExecutionStatus::kTimedOut;
+}
+
+void ExecutionState::apply(const Event& event) {
+  version = event.version > 0 ? event.version : version + 1;
+  const Json& data = event.data;
+  auto step = [&]() -> StepState& {
+    auto it = steps.find(event.step);
+    if (it == steps.end()) it = steps.emplace(event.step, StepState{}).first;
+    return it->second;
+  };
+  switch (event.type) {
+    case EventType::kExecutionStarted:
+      status = ExecutionStatus::kRunning;
+      started = event.time;
+      if (auto it = data.find("workflow"); it != data.end() && it->is_string()) workflow = *it;
+      workflow_version = static_cast<int>(json_int(data, "version"));
+      if (auto it = data.find("input"); it != data.end()) input = *it;
+      if (auto it = data.find("context"); it != data.end()) context = *it;
+      break;
+    case EventType::kStepScheduled:
+      step().status = StepStatus::kScheduled;
+      break;
+    case EventType::kStepStarted: {
+      StepState& s = step();
+      s.status = StepStatus::kRunning;
+      s.attempts = std::max(s.attempts, event.attempt);
+      if (s.first_started == TimePoint{}) s.first_started = event.time;
+      break;
+    }
+    case EventType::kStepCompleted: {
+      StepState& s = step();
+      s.status = StepStatus::kSucceeded;
+      if (auto it = data.find("output"); it != data.end()) s.output = *it;
+      s.duration_ms += json_int(data, "durationMs");
+      s.ended = event.time;
+      s.error.reset();
+      break;
+    }
+    case EventType::kStepFailed: {
+      StepState& s = step();
+      if (auto it = data.find("error"); it != data.end()) s.error = error_from_json(*it);
+      s.duration_ms += json_int(data, "durationMs");
+      auto final_it = data.find("final");
+      bool final = final_it == data.end() || (final_it->is_boolean() && final_it->get<bool>());
+      if (final) {
+        s.status = StepStatus::kFailed;
+        s.ended = event.time;
+      }
+      break;
+    }
+    case EventType::kStepRetryScheduled:
+      step().status = StepStatus::kRetrying;
+      break;
+    case EventType::kStepSkipped: {
+      StepState& s = step();
+      s.status = StepStatus::kSkipped;
+      if (auto it = data.find("reason"); it != data.end() && it->is_string()) s.skip_reason = *it;
+      s.ended = event.time;
+      break;
+    }
+    case EventType::kStepFallbackUsed: {
+      StepState& s = step();
+      if (auto it = data.find("kind"); it != data.end() && it->is_string()) s.fallback = *it;
+      if (s.fallback == "skip") {
+        s.status = StepStatus::kSkipped;
+        s.skip_reason = "fallback: skip";
+      } else {
+        s.status = StepStatus::kSucceeded;
+        if (auto it = data.find("output"); it != data.end()) s.output = *it;
+      }
+      s.ended = event.time;
+      break;
+    }
+    case EventType::kExecutionPaused:
+      status = ExecutionStatus::kPaused;
+      break;
+    case EventType::kExecutionResumed:
+      status = ExecutionStatus::kRunning;
+      waiting_for.clear();
+      if (auto it = data.find("input"); it != data.end() && it->is_object() && input.is_object())
+        input.merge_patch(*it);
+      break;
+    case EventType::kExecutionWaiting:
+      status = ExecutionStatus::kWaiting;
+      if (auto it = data.find("missing"); it != data.end() && it->is_string()) waiting_for = *it;
+      break;
+    case EventType::kExecutionCompleted:
+      status = ExecutionStatus::kCompleted;
+      if (auto it = data.find("output"); it != data.end()) output = *it;
+      ended = event.time;
+      break;
+    case EventType::kExecutionFailed:
+      status = ExecutionStatus::kFailed;
+      if (auto it = data.find("error"); it != data.end()) error = error_from_json(*it);
+      if (auto it = data.find("step"); it != data.end() && it->is_string()) failed_step = *it;
+      ended = event.time;
+      break;
+    case EventType::kExecutionCancelled: {
+      status = ExecutionStatus::kCancelled;
+      auto it = data.find("reason");
+      error = Error{ErrorCode::kCancelled,
+                    it != data.end() && it->is_string() ? it->get<std::string>() : "cancelled",
+                    false};
+      ended = event.time;
+      break;
+    }
+    case EventType::kExecutionTimedOut:
+      status = ExecutionStatus::kTimedOut;
+      error = Error{ErrorCode::kTimeout,
+                    "execution exceeded its timeout of " +
+                        std::to_string(json_int(data, "timeoutMs")) + "ms",
+                    false};
+      ended = event.time;
+      break;
+  }
+}
+
+std::int64_t ExecutionState::duration_ms() const {
+  if (started == TimePoint{}) return 0;
+  TimePoint end = ended == TimePoint{} ? Clock::now() : ended;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(end - started).count();
+}
+
+Json ExecutionState::to_json() const {
+  Json j{{"id", id},
+         {"workflow", workflow},
+         {"workflowVersion", workflow_version},
+         {"status", to_string(status)},
+         {"input", input},
+         {"output", output},
+         {"version", version},
+         {"durationMs", duration_ms()}};
+  if (started != TimePoint{}) j["startedAt"] = format_time(started);
+  if (ended != TimePoint{}) j["endedAt"] = format_time(ended);
+  if (error) j["error"] = flowd::to_json(*error);
+  if (!failed_step.empty()) j["failedStep"] = failed_step;
+  if (!waiting_for.empty()) j["waitingFor"] = waiting_for;
+  Json steps_json = Json::object();
+  for (const auto& [path, s] : steps) {
+    Json sj{{"status", to_string(s.status)}, {"attempts", s.attempts},
+            {"durationMs", s.duration_ms}};
+    if (!s.output.is_null()) sj["output"] = s.output;
+    if (s.error && s.status != StepStatus::kSucceeded) sj["error"] = flowd::to_json(*s.error);
+    if (!s.skip_reason.empty()) sj["skipReason"] = s.skip_reason;
+    if (!s.fallback.empty()) sj["fallback"] = s.fallback;
+    steps_json[path] = std::move(sj);
+  }
+  j["steps"] = std::move(steps_json);
+  return j;
+}
+
+ExecutionState fold(const std::string& execution_id, const std::vector<Event>& events,
+                    std::optional<std::int64_t> upto) {
+  ExecutionState state;
+  state.id = execution_id;
+  for (const Event& e : events) {
+    if (upto && state.version >= *upto) break;
+    state.apply(e);
+  }
+  return state;
+}
+
+}  // namespace flowd
