@@ -56,6 +56,10 @@ class Engine {
   // a step started without a result runs as a new attempt.
   Result<std::string> resume(std::shared_ptr<const Definition> definition,
                              std::vector<Event> history, ExecutionDone done = {});
+  // The same, with the execution id (and parent, dedupe key) given by the caller.
+  Result<std::string> resume(std::shared_ptr<const Definition> definition,
+                             std::vector<Event> history, StartOptions options,
+                             ExecutionDone done = {});
 
   // The awaitable form of start(): completes with the final state.
   boost::asio::awaitable<Result<ExecutionState>> run(std::shared_ptr<const Definition> definition,

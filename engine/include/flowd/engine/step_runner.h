@@ -48,6 +48,9 @@ class StepRunner {
   virtual ~StepRunner() = default;
   // The step's output, or an Error whose `retryable` says whether another attempt can help.
   virtual boost::asio::awaitable<Result<Json>> run(StepCall call) = 0;
+  // True for runners that finish without waiting on anything (transform, noop, log, fail): the
+  // engine then calls them directly instead of racing them against a timeout timer.
+  virtual bool instant() const { return false; }
 };
 
 // Step types by name. Filled at start-up, read-only afterwards.

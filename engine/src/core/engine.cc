@@ -1,0 +1,130 @@
+#include "flowd/engine/engine.h"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <random>
+
+#include "core/run.h"
+
+namespace flowd {
+
+namespace asio = boost::asio;
+
+Engine::Engine(asio::io_context& io, EngineDeps deps) : io_(io), deps_(std::move(deps)) {
+  if (!deps_.log) throw std::invalid_argument("Engine needs an EventLog");
+  if (!deps_.now) deps_.now = [] { return Clock::now(); };
+}
+
+Engine::~Engine() = default;
+
+Result<std::string> Engine::start(std::shared_ptr<const Definition> definition,
+                                  StartOptions options, ExecutionDone done) {
+  if (!definition) return fail(ErrorCode::kInvalidDefinition, "no definition given");
+  if (auto valid = validate_input(*definition, options.input); !valid)
+    return tl::unexpected(valid.error());
+  if (options.execution_id.empty()) options.execution_id = new_uuid();
+  if (runs_.count(options.execution_id))
+    return fail(ErrorCode::kInternal, "execution " + options.execution_id + " is already running");
+  std::string id = options.execution_id;
+  auto run = std::make_shared<Run>(*this, std::move(definition), std::move(options),
+                                   std::move(done));
+  runs_.emplace(id, run);
+  run->start_new();
+  return id;
+}
+
+Result<std::string> Engine::resume(std::shared_ptr<const Definition> definition,
+                                   std::vector<Event> history, ExecutionDone done) {
+  if (!definition) return fail(ErrorCode::kInvalidDefinition, "no definition given");
+  if (history.empty() || history.front().type != EventType::kExecutionStarted)
+    return fail(ErrorCode::kInternal, "history does not begin with ExecutionStarted");
+  StartOptions options;
+  const Json& started = history.front().data;
+  if (auto p = started.find("parent"); p != started.end() && p->is_object()) {
+    options.parent_execution = p->value("execution", "");
+    options.parent_step = p->value("step", "");
+  }
+  options.dedupe_key = started.value("dedupeKey", "");
+  options.execution_id = started.value("executionId", "");
+  return resume(std::move(definition), std::move(history), std::move(options), std::move(done));
+}
+
+Result<std::string> Engine::resume(std::shared_ptr<const Definition> definition,
+                                   std::vector<Event> history, StartOptions options,
+                                   ExecutionDone done) {
+  if (options.execution_id.empty())
+    return fail(ErrorCode::kInternal, "resume needs the execution id");
+  ExecutionState state = fold(options.execution_id, history);
+  if (state.terminal()) {
+    if (done) done(state);
+    return options.execution_id;
+  }
+  options.input = state.input;
+  options.context = state.context;
+  std::string id = options.execution_id;
+  if (runs_.count(id)) return fail(ErrorCode::kInternal, "execution " + id + " is already running");
+  auto run = std::make_shared<Run>(*this, std::move(definition), std::move(options),
+                                   std::move(done));
+  runs_.emplace(id, run);
+  run->start_resumed(std::move(state));
+  return id;
+}
+
+asio::awaitable<Result<ExecutionState>> Engine::run(std::shared_ptr<const Definition> definition,
+                                                    StartOptions options) {
+  using Signature = void(Result<ExecutionState>);
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), Signature>(
+      [this, definition = std::move(definition),
+       options = std::move(options)](auto handler) mutable {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        auto started = start(std::move(definition), std::move(options),
+                             [this, shared](const ExecutionState& state) {
+                               asio::post(io_, [shared, state]() mutable {
+                                 (*shared)(Result<ExecutionState>(std::move(state)));
+                               });
+                             });
+        if (!started)
+          asio::post(io_, [shared, error = started.error()]() mutable {
+            (*shared)(Result<ExecutionState>(tl::unexpected(std::move(error))));
+          });
+      },
+      asio::use_awaitable);
+}
+
+bool Engine::cancel(std::string_view execution_id, std::string reason) {
+  auto it = runs_.find(std::string(execution_id));
+  if (it == runs_.end()) return false;
+  it->second->cancel(std::move(reason));
+  return true;
+}
+
+bool Engine::pause(std::string_view execution_id, std::string reason) {
+  auto it = runs_.find(std::string(execution_id));
+  return it != runs_.end() && it->second->pause(std::move(reason));
+}
+
+bool Engine::resume_paused(std::string_view execution_id, Json input) {
+  auto it = runs_.find(std::string(execution_id));
+  return it != runs_.end() && it->second->resume(std::move(input));
+}
+
+std::size_t Engine::running() const { return runs_.size(); }
+
+void Engine::finished(const std::string& id) { runs_.erase(id); }
+
+std::string new_uuid() {
+  thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                   static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()));
+  std::uint64_t hi = rng(), lo = rng();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+}  // namespace flowd

@@ -1,0 +1,836 @@
+#include "core/run.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <cmath>
+#include <unordered_map>
+
+namespace flowd {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr int kMaxFallbackDepth = 4;
+
+bool is_done(StepStatus s) {
+  return s == StepStatus::kSucceeded || s == StepStatus::kSkipped || s == StepStatus::kFailed;
+}
+
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               since)
+      .count();
+}
+
+std::string idempotency_key(const std::string& execution, const std::string& path, int attempt) {
+  return execution + "/" + path + "/" + std::to_string(attempt);
+}
+
+// Registers a CancelSignal in a list for as long as the guard lives.
+class ActiveGuard {
+ public:
+  ActiveGuard(std::list<std::shared_ptr<CancelSignal>>& list, std::shared_ptr<CancelSignal> s)
+      : list_(list), it_(list.insert(list.end(), std::move(s))) {}
+  ~ActiveGuard() { list_.erase(it_); }
+  ActiveGuard(const ActiveGuard&) = delete;
+  ActiveGuard& operator=(const ActiveGuard&) = delete;
+
+ private:
+  std::list<std::shared_ptr<CancelSignal>>& list_;
+  std::list<std::shared_ptr<CancelSignal>>::iterator it_;
+};
+
+// Runs an awaitable against a timeout and a CancelSignal; whichever comes first decides. The
+// awaitable keeps running detached after a timeout, with the signal raised so it stops early.
+awaitable<Result<Json>> race(asio::io_context& io, awaitable<Result<Json>> work, Millis timeout,
+                             std::shared_ptr<CancelSignal> cancel, std::string what) {
+  struct State {
+    explicit State(asio::io_context& io) : timer(io) {}
+    std::optional<Result<Json>> result;
+    asio::steady_timer timer;
+  };
+  auto state = std::make_shared<State>(io);
+  state->timer.expires_after(timeout);
+  cancel->on_cancel([state] { state->timer.cancel(); });
+  asio::co_spawn(io, std::move(work), [state](std::exception_ptr ep, Result<Json> r) {
+    if (state->result) return;
+    if (ep) {
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        r = fail(ErrorCode::kInternal, std::string("step runner threw: ") + e.what());
+      } catch (...) {
+        r = fail(ErrorCode::kInternal, "step runner threw an unknown exception");
+      }
+    }
+    state->result = std::move(r);
+    state->timer.cancel();
+  });
+  boost::system::error_code ec;
+  co_await state->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  if (state->result) co_return std::move(*state->result);
+  if (!ec) {
+    state->result = fail(ErrorCode::kTimeout,
+                         what + " timed out after " + format_duration(timeout), true);
+    cancel->cancel();
+    co_return *state->result;
+  }
+  state->result = fail(ErrorCode::kCancelled, what + " was cancelled");
+  co_return *state->result;
+}
+
+}  // namespace
+
+Engine::Run::Run(Engine& engine, std::shared_ptr<const Definition> definition,
+                 StartOptions options, ExecutionDone done)
+    : engine_(engine),
+      io_(engine.io_),
+      definition_(std::move(definition)),
+      options_(std::move(options)),
+      done_(std::move(done)),
+      durable_(io_),
+      changed_(io_),
+      slots_(io_, definition_->max_parallel > 0 ? definition_->max_parallel : 1),
+      deadline_(io_),
+      random_(std::hash<std::string>{}(options_.execution_id) ^
+              static_cast<std::uint64_t>(Clock::now().time_since_epoch().count())) {
+  state_.id = options_.execution_id;
+}
+
+void Engine::Run::start_new() {
+  Json data{{"executionId", state_.id},
+            {"workflow", definition_->name},
+            {"version", definition_->version},
+            {"input", options_.input},
+            {"context", options_.context}};
+  if (!options_.dedupe_key.empty()) data["dedupeKey"] = options_.dedupe_key;
+  if (!options_.parent_execution.empty())
+    data["parent"] = {{"execution", options_.parent_execution}, {"step", options_.parent_step}};
+  emit(EventType::kExecutionStarted, {}, 0, std::move(data));
+  asio::co_spawn(io_, main(false), asio::detached);
+}
+
+void Engine::Run::start_resumed(ExecutionState state) {
+  state_ = std::move(state);
+  durable_version_ = state_.version;
+  paused_ = state_.status == ExecutionStatus::kPaused;
+  asio::co_spawn(io_, main(true), asio::detached);
+}
+
+awaitable<void> Engine::Run::main(bool resumed) {
+  auto self = shared_from_this();
+  // The workflow deadline counts from the first start, also after a resume.
+  auto remaining = definition_->timeout -
+                   std::chrono::duration_cast<Millis>(engine_.deps_.now() - state_.started);
+  (void)resumed;
+  deadline_.expires_after(std::max(remaining, Millis(0)));
+  deadline_.async_wait([self](boost::system::error_code ec) {
+    if (!ec) self->stop(StopKind::kTimedOut, "execution timed out");
+  });
+
+  Graph top(nullptr, "");
+  top.scope.bind("input", &state_.input);
+  top.scope.bind("context", &state_.context);
+  top.scope.bind("secrets", &engine_.deps_.secrets);
+
+  NodeResult result;
+  try {
+    result = co_await run_graph(definition_->steps, top);
+  } catch (const std::exception& e) {
+    result.outcome = Outcome::kFailed;
+    result.error = Error{ErrorCode::kInternal, std::string("engine error: ") + e.what(), false};
+  }
+  deadline_.cancel();
+
+  if (stop_kind_ == StopKind::kLogFailed) {
+    finish();
+    co_return;
+  }
+  if (stop_kind_ == StopKind::kCancelled) {
+    emit(EventType::kExecutionCancelled, {}, 0, {{"reason", stop_reason_}});
+  } else if (stop_kind_ == StopKind::kTimedOut) {
+    emit(EventType::kExecutionTimedOut, {}, 0, {{"timeoutMs", definition_->timeout.count()}});
+  } else if (result.outcome == Outcome::kFailed) {
+    emit(EventType::kExecutionFailed, {}, 0,
+         {{"error", to_json(result.error)}, {"step", result.step}});
+  } else {
+    Result<Json> output = Json::object();
+    if (definition_->output) {
+      output = definition_->output->render(top.scope);
+    } else {
+      for (const auto& [id, step] : top.steps.items())
+        if (auto it = step.find("output"); it != step.end()) (*output)[id] = *it;
+    }
+    if (output) {
+      emit(EventType::kExecutionCompleted, {}, 0,
+           {{"output", std::move(*output)}, {"durationMs", state_.duration_ms()}});
+    } else {
+      Error error = output.error();
+      error.message = "workflow output: " + error.message;
+      emit(EventType::kExecutionFailed, {}, 0, {{"error", to_json(error)}, {"step", ""}});
+    }
+  }
+  co_await flush();
+  finish();
+}
+
+void Engine::Run::finish() {
+  if (finished_) return;
+  finished_ = true;
+  auto self = shared_from_this();
+  if (done_) done_(state_);
+  engine_.finished(state_.id);
+}
+
+// ---- the step graph -------------------------------------------------------------------------
+
+awaitable<Engine::Run::NodeResult> Engine::Run::run_graph(const std::vector<StepDef>& steps,
+                                                          Graph& graph) {
+  const std::size_t n = steps.size();
+  std::unordered_map<std::string_view, std::size_t> index;
+  for (std::size_t i = 0; i < n; ++i) index.emplace(steps[i].id, i);
+  std::vector<char> started(n, 0), done(n, 0);
+  // A step named by another's `fallback.step` runs only in that role, never on its own.
+  for (const StepDef& s : steps)
+    if (s.fallback.kind == Fallback::Kind::kStep)
+      if (auto it = index.find(s.fallback.step); it != index.end())
+        started[it->second] = done[it->second] = 1;
+
+  int running = 0;
+  std::optional<NodeResult> failure;
+  std::size_t last_finished = n;
+
+  auto ready = [&](std::size_t i) {
+    for (const std::string& dep : steps[i].depends_on) {
+      auto it = index.find(dep);
+      if (it != index.end() && !done[it->second]) return false;
+    }
+    return true;
+  };
+
+  while (true) {
+    if (!paused_ && stop_kind_ == StopKind::kNone && !failure) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (started[i] || !ready(i)) continue;
+        started[i] = 1;
+        ++running;
+        asio::co_spawn(io_, run_node(steps[i], graph),
+                       [&, i](std::exception_ptr ep, NodeResult r) {
+                         if (ep) {
+                           r.outcome = Outcome::kFailed;
+                           r.error = Error{ErrorCode::kInternal, "engine error in step", false};
+                           r.step = graph.prefix + steps[i].id;
+                         }
+                         done[i] = 1;
+                         last_finished = i;
+                         --running;
+                         if (r.outcome == Outcome::kFailed && !failure) failure = std::move(r);
+                         changed_.notify_all();
+                       });
+      }
+    }
+    bool all_done = std::all_of(done.begin(), done.end(), [](char d) { return d != 0; });
+    bool halted = failure || stop_kind_ != StopKind::kNone;
+    if (running == 0 && (all_done || halted)) break;
+    // Woken by a finished node, or by pause/resume/stop.
+    co_await changed_.wait();
+  }
+  (void)last_finished;
+  if (failure) co_return std::move(*failure);
+  NodeResult ok;
+  if (stop_kind_ != StopKind::kNone) ok.outcome = Outcome::kStopped;
+  co_return ok;
+}
+
+void Engine::Run::record(Graph& graph, const std::string& id, const std::string& path) {
+  auto it = state_.steps.find(path);
+  if (it == state_.steps.end()) return;
+  const StepState& s = it->second;
+  Json j{{"status", to_string(s.status)}, {"output", s.output}, {"attempts", s.attempts}};
+  if (s.error && s.status == StepStatus::kFailed) j["error"] = to_json(*s.error);
+  graph.steps[id] = std::move(j);
+}
+
+awaitable<Engine::Run::NodeResult> Engine::Run::run_node(const StepDef& step, Graph& graph) {
+  auto self = shared_from_this();
+  const std::string path = graph.prefix + step.id;
+  NodeResult result;
+
+  auto existing = state_.steps.find(path);
+  if (existing != state_.steps.end() && is_done(existing->second.status)) {
+    // Finished before a restart: its result stands, it does not run again.
+    record(graph, step.id, path);
+    const StepState& s = existing->second;
+    if (s.status == StepStatus::kSkipped) result.outcome = Outcome::kSkipped;
+    if (s.status == StepStatus::kFailed) {
+      result.outcome = step.continue_on_error ? Outcome::kTolerated : Outcome::kFailed;
+      result.error = s.error.value_or(Error{});
+      result.step = path;
+    }
+    result.output = s.output;
+    co_return result;
+  }
+  if (existing == state_.steps.end()) emit(EventType::kStepScheduled, path, 0, Json::object());
+
+  if (step.for_each) {
+    result = co_await run_for_each(step, graph, path);
+  } else {
+    const StepBody* body = &step.body;
+    Json start_data = Json::object();
+    bool skipped = false;
+    std::optional<Error> error;
+    if (step.condition) {
+      auto truth = step.condition->evaluate(graph.scope);
+      if (!truth) {
+        error = truth.error();
+        error->message = "step '" + path + "' condition: " + error->message;
+      } else if (!*truth) {
+        emit(EventType::kStepSkipped, path, 0,
+             {{"reason", "condition is false: " + step.condition->text()}});
+        skipped = true;
+      }
+    }
+    if (!error && !skipped && step.switch_def) {
+      auto value = step.switch_def->value.value(graph.scope);
+      if (!value) {
+        error = value.error();
+        error->message = "step '" + path + "' switch value: " + error->message;
+      } else {
+        body = nullptr;
+        for (std::size_t c = 0; c < step.switch_def->cases.size(); ++c) {
+          const SwitchCase& sc = step.switch_def->cases[c];
+          auto eq = [](const Json& a, const Json& b) {
+            if (a.is_number() && b.is_number()) return a.get<double>() == b.get<double>();
+            return a == b;
+          };
+          if (eq(sc.match, *value)) {
+            body = &sc.body;
+            start_data["case"] = c;
+            start_data["match"] = sc.match;
+            break;
+          }
+        }
+        if (!body && step.switch_def->default_body) {
+          body = &*step.switch_def->default_body;
+          start_data["case"] = "default";
+        }
+        if (!body)
+          error = Error{ErrorCode::kInvalidInput,
+                        "step '" + path + "': switch value " + value->dump() +
+                            " matches no case and there is no default",
+                        false};
+      }
+    }
+    if (skipped) {
+      result.outcome = Outcome::kSkipped;
+    } else if (error) {
+      emit(EventType::kStepFailed, path, 0, {{"error", to_json(*error)}, {"final", true}});
+      result = co_await after_failure(step, path, *error, graph.scope, 0);
+    } else {
+      result = co_await run_body(step, *body, path, graph.scope, std::move(start_data), 0);
+    }
+  }
+  record(graph, step.id, path);
+  co_return result;
+}
+
+awaitable<Engine::Run::NodeResult> Engine::Run::run_for_each(const StepDef& step, Graph& graph,
+                                                             const std::string& path) {
+  NodeResult result;
+  const ForEachDef& fe = *step.for_each;
+  auto items_value = fe.items.render(graph.scope);
+  Json items;
+  std::optional<Error> error;
+  if (!items_value) {
+    error = items_value.error();
+  } else if (!items_value->is_array()) {
+    error = Error{ErrorCode::kInvalidInput,
+                  "forEach.items of step '" + path + "' is " +
+                      std::string(items_value->type_name()) + ", not an array",
+                  false};
+  } else {
+    items = std::move(*items_value);
+  }
+  if (error) {
+    emit(EventType::kStepFailed, path, 0, {{"error", to_json(*error)}, {"final", true}});
+    co_return co_await after_failure(step, path, *error, graph.scope, 0);
+  }
+
+  if (state_.steps[path].attempts == 0)
+    emit(EventType::kStepStarted, path, 1, {{"itemCount", items.size()}});
+  ForEachJob job{step, graph, path, items, {}, {}, {}, 0, 0};
+  const std::size_t count = items.size();
+  job.outputs.resize(count);
+  job.outcomes.resize(count, Outcome::kSucceeded);
+  // Workers pull items in order; their number is the forEach's own limit.
+  std::size_t limit = fe.max_parallel > 0 ? static_cast<std::size_t>(fe.max_parallel) : count;
+  std::size_t workers = std::min(limit, count);
+  job.active = static_cast<int>(workers);
+  for (std::size_t w = 0; w < workers; ++w)
+    asio::co_spawn(io_, for_each_worker(job), asio::detached);
+  while (job.active > 0) co_await changed_.wait();
+  std::vector<Json>& outputs = job.outputs;
+  std::vector<Outcome>& outcomes = job.outcomes;
+  std::optional<Error>& first_error = job.first_error;
+
+  if (stop_kind_ != StopKind::kNone) {
+    result.outcome = Outcome::kStopped;
+    co_return result;
+  }
+  std::size_t successes = 0, failures = 0;
+  for (Outcome o : outcomes) {
+    if (o == Outcome::kSucceeded) ++successes;
+    if (o == Outcome::kFailed || o == Outcome::kTolerated) ++failures;
+  }
+  Json output{{"outputs", std::move(outputs)},
+              {"itemCount", count},
+              {"successCount", successes},
+              {"failureCount", failures}};
+  if (failures > 0) {
+    Error error = *first_error;
+    error.message = "forEach step '" + path + "': " + std::to_string(failures) + " of " +
+                    std::to_string(count) + " items failed; " + error.message;
+    error.retryable = false;
+    emit(EventType::kStepFailed, path, 1,
+         {{"error", to_json(error)}, {"final", true}, {"output", output}});
+    result = co_await after_failure(step, path, error, graph.scope, 0);
+    if (result.outcome == Outcome::kTolerated) result.output = std::move(output);
+    co_return result;
+  }
+  emit(EventType::kStepCompleted, path, 1, {{"output", output}});
+  result.output = std::move(output);
+  co_return result;
+}
+
+awaitable<void> Engine::Run::for_each_worker(ForEachJob& job) {
+  auto self = shared_from_this();
+  const StepDef& step = job.step;
+  const ForEachDef& fe = *step.for_each;
+  while (job.next < job.items.size() && stop_kind_ == StopKind::kNone) {
+    while (paused_ && stop_kind_ == StopKind::kNone) co_await changed_.wait();
+    if (stop_kind_ != StopKind::kNone) break;
+    const std::size_t i = job.next++;
+    const std::string item_path = job.path + "[" + std::to_string(i) + "]";
+    Json index_value = i;
+    Scope item_scope(&job.graph.scope);
+    item_scope.bind(fe.as, &job.items[i]);
+    item_scope.bind("index", &index_value);
+
+    auto existing = state_.steps.find(item_path);
+    NodeResult r;
+    if (existing != state_.steps.end() && is_done(existing->second.status)) {
+      const StepState& s = existing->second;
+      r.output = s.output;
+      r.outcome = s.status == StepStatus::kSucceeded ? Outcome::kSucceeded
+                  : s.status == StepStatus::kSkipped ? Outcome::kSkipped
+                                                     : Outcome::kTolerated;
+      if (s.error) r.error = *s.error;
+    } else {
+      if (existing == state_.steps.end())
+        emit(EventType::kStepScheduled, item_path, 0, Json::object());
+      bool skip = false;
+      std::optional<Error> cond_error;
+      if (step.condition) {
+        auto truth = step.condition->evaluate(item_scope);
+        if (!truth)
+          cond_error = truth.error();
+        else
+          skip = !*truth;
+      }
+      if (cond_error) {
+        emit(EventType::kStepFailed, item_path, 0,
+             {{"error", to_json(*cond_error)}, {"final", true}});
+        r.outcome = Outcome::kTolerated;
+        r.error = *cond_error;
+      } else if (skip) {
+        emit(EventType::kStepSkipped, item_path, 0,
+             {{"reason", "condition is false: " + step.condition->text()}});
+        r.outcome = Outcome::kSkipped;
+      } else {
+        Json start_data{{"index", i}};
+        r = co_await run_body(step, step.body, item_path, item_scope, std::move(start_data),
+                              kMaxFallbackDepth);
+      }
+    }
+    job.outputs[i] = r.output;
+    job.outcomes[i] = r.outcome;
+    if ((r.outcome == Outcome::kFailed || r.outcome == Outcome::kTolerated) && !job.first_error) {
+      job.first_error = r.error;
+      job.first_error->message = "item " + std::to_string(i) + ": " + job.first_error->message;
+    }
+  }
+  if (--job.active == 0) changed_.notify_all();
+}
+
+// ---- one step body: action with retries, or group ------------------------------------------
+
+awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step,
+                                                         const StepBody& body,
+                                                         const std::string& path,
+                                                         const Scope& scope, Json start_data,
+                                                         int fallback_depth) {
+  if (!body.steps.empty())
+    co_return co_await run_group(step, body, path, scope, std::move(start_data), fallback_depth);
+
+  const RetryPolicy& policy = retry_policy(step);
+  int attempt = state_.steps[path].attempts;
+  const MissingPolicy missing =
+      step.on_missing == OnMissing::kNull ? MissingPolicy::kNull : MissingPolicy::kError;
+  while (true) {
+    auto with = body.with.render(scope, missing);
+    if (!with && with.error().code == ErrorCode::kMissingInput &&
+        step.on_missing == OnMissing::kWait) {
+      if (!co_await wait_for_input(path, with.error())) co_return stopped_result();
+      continue;
+    }
+    if (!with) {
+      Error error = with.error();
+      error.message = "step '" + path + "' input: " + error.message;
+      error.retryable = false;
+      emit(EventType::kStepFailed, path, attempt, {{"error", to_json(error)}, {"final", true}});
+      co_return co_await after_failure(step, path, error, scope, fallback_depth);
+    }
+
+    // A slot of the workflow's maxParallel is taken before the attempt is announced.
+    if (!slots_.try_acquire()) co_await slots_.acquire();
+    if (stop_kind_ != StopKind::kNone) {
+      slots_.release();
+      co_return stopped_result();
+    }
+    ++attempt;
+    Json data = start_data;
+    data["idempotencyKey"] = idempotency_key(state_.id, path, attempt);
+    emit(EventType::kStepStarted, path, attempt, std::move(data));
+    if (!co_await flush()) {
+      slots_.release();
+      co_return stopped_result();
+    }
+    auto began = std::chrono::steady_clock::now();
+    Result<Json> outcome = co_await invoke(step, body.type, path, attempt, std::move(*with));
+    std::int64_t took = elapsed_ms(began);
+    slots_.release();
+
+    if (outcome) {
+      emit(EventType::kStepCompleted, path, attempt, {{"output", *outcome}, {"durationMs", took}});
+      NodeResult r;
+      r.output = std::move(*outcome);
+      co_return r;
+    }
+    Error error = outcome.error();
+    if (stop_kind_ != StopKind::kNone) {
+      if (stop_kind_ != StopKind::kLogFailed) {
+        Error stopped{ErrorCode::kCancelled, stop_reason_, false};
+        emit(EventType::kStepFailed, path, attempt,
+             {{"error", to_json(stopped)}, {"durationMs", took}, {"final", true}});
+      }
+      co_return stopped_result();
+    }
+    bool retry = attempt < policy.max_attempts &&
+                 (policy.on.empty()
+                      ? error.retryable
+                      : std::find(policy.on.begin(), policy.on.end(), error.code) != policy.on.end());
+    if (retry) {
+      Millis delay = retry_delay(policy, attempt);
+      emit(EventType::kStepFailed, path, attempt,
+           {{"error", to_json(error)}, {"durationMs", took}, {"final", false}});
+      emit(EventType::kStepRetryScheduled, path, attempt,
+           {{"delayMs", delay.count()}, {"nextAttempt", attempt + 1}});
+      if (!co_await flush()) co_return stopped_result();
+      co_await sleep(delay);
+      if (stop_kind_ != StopKind::kNone) co_return stopped_result();
+      continue;
+    }
+    emit(EventType::kStepFailed, path, attempt,
+         {{"error", to_json(error)}, {"durationMs", took}, {"final", true}});
+    co_return co_await after_failure(step, path, error, scope, fallback_depth);
+  }
+}
+
+awaitable<Engine::Run::NodeResult> Engine::Run::run_group(const StepDef& step,
+                                                          const StepBody& body,
+                                                          const std::string& path,
+                                                          const Scope& scope, Json start_data,
+                                                          int fallback_depth) {
+  if (state_.steps[path].attempts == 0) emit(EventType::kStepStarted, path, 1, start_data);
+  Graph inner(&scope, path + ".");
+  NodeResult r = co_await run_graph(body.steps, inner);
+  if (r.outcome == Outcome::kStopped) co_return r;
+  if (r.outcome == Outcome::kFailed) {
+    Error error = r.error;
+    error.message = "in step '" + r.step + "': " + error.message;
+    emit(EventType::kStepFailed, path, 1, {{"error", to_json(error)}, {"final", true}});
+    co_return co_await after_failure(step, path, error, scope, fallback_depth);
+  }
+  Result<Json> output = Json();
+  if (body.output) {
+    output = body.output->render(inner.scope);
+  } else if (!body.steps.empty()) {
+    const Json& last = inner.steps[body.steps.back().id];
+    output = last.is_object() ? last.value("output", Json()) : Json();
+  }
+  if (!output) {
+    Error error = output.error();
+    error.message = "group output of step '" + path + "': " + error.message;
+    emit(EventType::kStepFailed, path, 1, {{"error", to_json(error)}, {"final", true}});
+    co_return co_await after_failure(step, path, error, scope, fallback_depth);
+  }
+  emit(EventType::kStepCompleted, path, 1, {{"output", *output}});
+  NodeResult ok;
+  ok.output = std::move(*output);
+  co_return ok;
+}
+
+awaitable<Engine::Run::NodeResult> Engine::Run::after_failure(const StepDef& step,
+                                                              const std::string& path,
+                                                              Error error, const Scope& scope,
+                                                              int fallback_depth) {
+  NodeResult r;
+  const Fallback& fb = step.fallback;
+  if (fallback_depth < kMaxFallbackDepth) {
+    if (fb.kind == Fallback::Kind::kValue) {
+      emit(EventType::kStepFallbackUsed, path, 0,
+           {{"kind", "value"}, {"output", fb.value}, {"error", to_json(error)}});
+      r.output = fb.value;
+      co_return r;
+    }
+    if (fb.kind == Fallback::Kind::kSkip) {
+      emit(EventType::kStepFallbackUsed, path, 0, {{"kind", "skip"}, {"error", to_json(error)}});
+      r.outcome = Outcome::kSkipped;
+      co_return r;
+    }
+    if (fb.kind == Fallback::Kind::kStep) {
+      const StepDef* alt = definition_->find_step(fb.step);
+      if (alt) {
+        std::string alt_path = path + "~" + alt->id;
+        Json start_data = Json::object();
+        start_data["fallbackFor"] = path;
+        NodeResult ar = co_await run_body(*alt, alt->body, alt_path, scope, std::move(start_data),
+                                          fallback_depth + 1);
+        if (ar.outcome == Outcome::kStopped) co_return ar;
+        if (ar.outcome == Outcome::kSucceeded) {
+          emit(EventType::kStepFallbackUsed, path, 0,
+               {{"kind", "step"}, {"step", alt->id}, {"output", ar.output},
+                {"error", to_json(error)}});
+          r.output = std::move(ar.output);
+          co_return r;
+        }
+        error.message += "; fallback step '" + alt->id + "' failed too: " + ar.error.message;
+      }
+    }
+  }
+  r.outcome = step.continue_on_error ? Outcome::kTolerated : Outcome::kFailed;
+  r.error = std::move(error);
+  r.step = path;
+  co_return r;
+}
+
+awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::string& type,
+                                            const std::string& path, int attempt, Json with) {
+  auto cancel = std::make_shared<CancelSignal>();
+  ActiveGuard guard(active_, cancel);
+
+  const Millis timeout = step_timeout(step);
+  const std::string what = "step '" + path + "' (" + type + ")";
+  if (type == "workflow") {
+    co_return co_await race(io_, run_sub_workflow(path, attempt, with, cancel), timeout, cancel,
+                            what);
+  }
+  StepRunner* runner = engine_.deps_.runners ? engine_.deps_.runners->find(type) : nullptr;
+  if (!runner)
+    co_return fail(ErrorCode::kInvalidDefinition, "unknown step type '" + type + "' in " + what);
+  StepCall call;
+  call.execution_id = state_.id;
+  call.step = path;
+  call.attempt = attempt;
+  call.idempotency_key = idempotency_key(state_.id, path, attempt);
+  call.type = type;
+  call.with = std::move(with);
+  call.timeout = timeout;
+  call.cancel = cancel;
+  if (runner->instant()) {
+    try {
+      co_return co_await runner->run(std::move(call));
+    } catch (const std::exception& e) {
+      co_return fail(ErrorCode::kInternal, what + " threw: " + e.what());
+    }
+  }
+  co_return co_await race(io_, runner->run(std::move(call)), timeout, cancel, what);
+}
+
+awaitable<Result<Json>> Engine::Run::run_sub_workflow(const std::string& path, int attempt,
+                                                      const Json& with,
+                                                      std::shared_ptr<CancelSignal> cancel) {
+  const std::string where = "sub-workflow step '" + path + "'";
+  auto ref_it = with.find("ref");
+  if (ref_it == with.end() || !ref_it->is_string())
+    co_return fail(ErrorCode::kInvalidDefinition, where + " needs with.ref: name@version");
+  std::string ref = *ref_it;
+  std::string name = ref;
+  std::optional<int> version;
+  if (auto at = ref.find('@'); at != std::string::npos) {
+    name = ref.substr(0, at);
+    try {
+      version = std::stoi(ref.substr(at + 1));
+    } catch (...) {
+      co_return fail(ErrorCode::kInvalidDefinition, where + ": bad ref '" + ref + "'");
+    }
+  }
+  auto child = engine_.deps_.definitions ? engine_.deps_.definitions->resolve(name, version)
+                                         : nullptr;
+  if (!child) co_return fail(ErrorCode::kNotFound, where + ": no workflow " + ref);
+  if (options_.depth + 1 > kMaxSubWorkflowDepth)
+    co_return fail(ErrorCode::kInvalidDefinition,
+                   where + ": sub-workflows nest deeper than " +
+                       std::to_string(kMaxSubWorkflowDepth));
+  StartOptions child_options;
+  child_options.execution_id = state_.id + "." + path + "." + std::to_string(attempt);
+  child_options.input = with.value("input", Json::object());
+  child_options.parent_execution = state_.id;
+  child_options.parent_step = path;
+  child_options.depth = options_.depth + 1;
+  const std::string child_id = child_options.execution_id;
+  Engine& engine = engine_;
+  cancel->on_cancel([&engine, child_id] { engine.cancel(child_id, "parent step cancelled"); });
+  auto finished = co_await engine_.run(child, std::move(child_options));
+  if (!finished) co_return tl::unexpected(finished.error());
+  const ExecutionState& s = *finished;
+  if (s.status == ExecutionStatus::kCompleted) co_return s.output;
+  Error error = s.error.value_or(Error{ErrorCode::kInternal, "sub-workflow did not complete"});
+  error.message = where + ": " + child->ref() + " (execution " + s.id + ") " +
+                  std::string(to_string(s.status)) +
+                  (s.failed_step.empty() ? "" : " at step '" + s.failed_step + "'") + ": " +
+                  error.message;
+  error.retryable = false;
+  co_return tl::unexpected(error);
+}
+
+awaitable<bool> Engine::Run::wait_for_input(const std::string& path, const Error& missing) {
+  emit(EventType::kExecutionWaiting, {}, 0, {{"step", path}, {"missing", missing.message}});
+  if (!co_await flush()) co_return false;
+  while (state_.status == ExecutionStatus::kWaiting && stop_kind_ == StopKind::kNone)
+    co_await changed_.wait();
+  co_return stop_kind_ == StopKind::kNone;
+}
+
+awaitable<void> Engine::Run::sleep(Millis delay) {
+  auto cancel = std::make_shared<CancelSignal>();
+  ActiveGuard guard(active_, cancel);
+  asio::steady_timer timer(io_);
+  timer.expires_after(delay);
+  cancel->on_cancel([&timer] { timer.cancel(); });
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+void Engine::Run::emit(EventType type, const std::string& path, int attempt, Json data) {
+  Event e;
+  e.type = type;
+  e.step = path;
+  e.attempt = attempt;
+  e.data = std::move(data);
+  e.time = engine_.deps_.now();
+  e.version = state_.version + 1;
+  state_.apply(e);
+  pending_.push_back(std::move(e));
+}
+
+void Engine::Run::start_append() {
+  if (append_in_flight_ || pending_.empty() || stop_kind_ == StopKind::kLogFailed) return;
+  append_in_flight_ = true;
+  AppendRequest request;
+  request.execution_id = state_.id;
+  request.expected_version = durable_version_;
+  request.events = std::move(pending_);
+  pending_.clear();
+  auto self = shared_from_this();
+  engine_.deps_.log->append(std::move(request), [self](Result<std::int64_t> result) {
+    asio::post(self->io_, [self, result = std::move(result)]() mutable {
+      self->append_in_flight_ = false;
+      if (result) {
+        self->durable_version_ = *result;
+        self->start_append();
+      } else {
+        self->log_error_ = result.error();
+        self->stop(StopKind::kLogFailed, "event log append failed: " + result.error().message);
+      }
+      self->durable_.notify_all();
+    });
+  });
+}
+
+awaitable<bool> Engine::Run::flush() {
+  const std::int64_t target = state_.version;
+  while (durable_version_ < target && stop_kind_ != StopKind::kLogFailed) {
+    start_append();
+    co_await durable_.wait();
+  }
+  co_return stop_kind_ != StopKind::kLogFailed;
+}
+
+// ---- control --------------------------------------------------------------------------------
+
+void Engine::Run::stop(StopKind kind, std::string reason) {
+  if (stop_kind_ != StopKind::kNone || finished_) return;
+  stop_kind_ = kind;
+  stop_reason_ = std::move(reason);
+  auto signals = active_;  // cancel handlers may finish attempts and edit the list
+  for (auto& s : signals) s->cancel();
+  wake_all();
+}
+
+void Engine::Run::wake_all() { changed_.notify_all(); }
+
+void Engine::Run::cancel(std::string reason) { stop(StopKind::kCancelled, std::move(reason)); }
+
+bool Engine::Run::pause(std::string reason) {
+  if (finished_ || paused_ || state_.terminal() || stop_kind_ != StopKind::kNone) return false;
+  paused_ = true;
+  Json data = Json::object();
+  if (!reason.empty()) data["reason"] = reason;
+  emit(EventType::kExecutionPaused, {}, 0, std::move(data));
+  start_append();
+  return true;
+}
+
+bool Engine::Run::resume(Json input) {
+  bool waiting = state_.status == ExecutionStatus::kWaiting;
+  if (finished_ || (!paused_ && !waiting) || stop_kind_ != StopKind::kNone) return false;
+  paused_ = false;
+  Json data = Json::object();
+  if (input.is_object()) data["input"] = std::move(input);
+  emit(EventType::kExecutionResumed, {}, 0, std::move(data));
+  start_append();
+  wake_all();
+  return true;
+}
+
+// ---- policies -------------------------------------------------------------------------------
+
+Millis Engine::Run::step_timeout(const StepDef& step) const {
+  return step.timeout.value_or(definition_->default_step_timeout);
+}
+
+const RetryPolicy& Engine::Run::retry_policy(const StepDef& step) const {
+  return step.retry ? *step.retry : definition_->default_retry;
+}
+
+Millis Engine::Run::retry_delay(const RetryPolicy& policy, int attempt) {
+  double delay = static_cast<double>(policy.backoff.count()) *
+                 std::pow(policy.multiplier, static_cast<double>(attempt - 1));
+  delay = std::min(delay, static_cast<double>(policy.max_backoff.count()));
+  if (policy.jitter > 0) {
+    double r = engine_.deps_.random
+                   ? engine_.deps_.random()
+                   : std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+    delay += delay * policy.jitter * r;
+  }
+  return Millis(static_cast<std::int64_t>(delay));
+}
+
+}  // namespace flowd

@@ -1,0 +1,129 @@
+#pragma once
+// Engine::Run is one execution in flight: it walks the definition's step graph, emits every
+// decision as an event (applied to its ExecutionState and appended to the EventLog before the
+// side effect it announces starts) and finishes with exactly one terminal event.
+// Lifecycle: created by Engine::start/resume, kept alive by its own coroutines (shared_from_this)
+// until the terminal event is durable. Owned by the engine's io_context thread; never locked.
+#include <boost/asio/steady_timer.hpp>
+#include <list>
+#include <random>
+
+#include "core/async.h"
+#include "flowd/engine/engine.h"
+
+namespace flowd {
+
+class Engine::Run : public std::enable_shared_from_this<Engine::Run> {
+ public:
+  Run(Engine& engine, std::shared_ptr<const Definition> definition, StartOptions options,
+      ExecutionDone done);
+
+  void start_new();
+  void start_resumed(ExecutionState state);
+
+  void cancel(std::string reason);
+  bool pause(std::string reason);
+  bool resume(Json input);
+  const std::string& id() const { return state_.id; }
+
+ private:
+  // One level of steps (the workflow, or a group body) and what its templates can see.
+  struct Graph {
+    Graph(const Scope* parent, std::string path_prefix)
+        : prefix(std::move(path_prefix)), scope(parent) {
+      scope.bind_steps(&steps);
+    }
+    Graph(const Graph&) = delete;
+    Graph& operator=(const Graph&) = delete;
+
+    std::string prefix;  // "" or "reserve[2]."
+    Scope scope;
+    Json steps = Json::object();  // id -> {"status","output","attempts","error"?}
+  };
+
+  enum class Outcome { kSucceeded, kSkipped, kTolerated, kFailed, kStopped };
+  struct NodeResult {
+    Outcome outcome = Outcome::kSucceeded;
+    Json output;
+    Error error;
+    std::string step;  // path of the step that failed
+  };
+  // The shared progress of one forEach step's workers.
+  struct ForEachJob {
+    const StepDef& step;
+    Graph& graph;
+    const std::string& path;
+    const Json& items;
+    std::vector<Json> outputs;
+    std::vector<Outcome> outcomes;
+    std::optional<Error> first_error;
+    std::size_t next;
+    int active;
+  };
+  static NodeResult stopped_result() {
+    NodeResult r;
+    r.outcome = Outcome::kStopped;
+    return r;
+  }
+  enum class StopKind { kNone, kCancelled, kTimedOut, kLogFailed };
+
+  boost::asio::awaitable<void> main(bool resumed);
+  boost::asio::awaitable<NodeResult> run_graph(const std::vector<StepDef>& steps, Graph& graph);
+  boost::asio::awaitable<NodeResult> run_node(const StepDef& step, Graph& graph);
+  boost::asio::awaitable<NodeResult> run_for_each(const StepDef& step, Graph& graph,
+                                                  const std::string& path);
+  boost::asio::awaitable<void> for_each_worker(ForEachJob& job);
+  boost::asio::awaitable<NodeResult> run_body(const StepDef& step, const StepBody& body,
+                                              const std::string& path, const Scope& scope,
+                                              Json start_data, int fallback_depth);
+  boost::asio::awaitable<NodeResult> run_group(const StepDef& step, const StepBody& body,
+                                               const std::string& path, const Scope& scope,
+                                               Json start_data, int fallback_depth);
+  boost::asio::awaitable<NodeResult> after_failure(const StepDef& step, const std::string& path,
+                                                   Error error, const Scope& scope,
+                                                   int fallback_depth);
+  boost::asio::awaitable<Result<Json>> invoke(const StepDef& step, const std::string& type,
+                                              const std::string& path, int attempt, Json with);
+  boost::asio::awaitable<Result<Json>> run_sub_workflow(const std::string& path, int attempt,
+                                                        const Json& with,
+                                                        std::shared_ptr<CancelSignal> cancel);
+  boost::asio::awaitable<bool> wait_for_input(const std::string& path, const Error& missing);
+  boost::asio::awaitable<void> sleep(Millis delay);
+
+  // Appends everything emitted so far; true when durable, false when the run must stop.
+  boost::asio::awaitable<bool> flush();
+  void start_append();
+  void emit(EventType type, const std::string& path, int attempt, Json data);
+  void record(Graph& graph, const std::string& id, const std::string& path);
+  void stop(StopKind kind, std::string reason);
+  void wake_all();
+  Millis step_timeout(const StepDef& step) const;
+  const RetryPolicy& retry_policy(const StepDef& step) const;
+  Millis retry_delay(const RetryPolicy& policy, int attempt);
+  void finish();
+
+  Engine& engine_;
+  boost::asio::io_context& io_;
+  std::shared_ptr<const Definition> definition_;
+  StartOptions options_;
+  ExecutionDone done_;
+  ExecutionState state_;
+
+  std::vector<Event> pending_;        // emitted, not yet handed to the log
+  std::int64_t durable_version_ = 0;  // last version the log confirmed
+  bool append_in_flight_ = false;
+  detail::Broadcast durable_;  // an append finished
+  detail::Broadcast changed_;  // pause/resume/stop: graphs and waiters re-check
+  detail::Slots slots_;        // the workflow's maxParallel
+
+  bool paused_ = false;
+  StopKind stop_kind_ = StopKind::kNone;
+  std::string stop_reason_;
+  Error log_error_;
+  std::list<std::shared_ptr<CancelSignal>> active_;  // attempts and waits stop() interrupts
+  boost::asio::steady_timer deadline_;
+  std::mt19937_64 random_;
+  bool finished_ = false;
+};
+
+}  // namespace flowd
