@@ -25,8 +25,9 @@ std::optional<Millis> parse_duration(std::string_view text) {
   std::uint64_t count = 0;
   constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<Millis::rep>::max());
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-    count = count * 10 + static_cast<std::uint64_t>(text[i] - '0');
-    if (count > kMax) return std::nullopt;
+    const auto digit = static_cast<std::uint64_t>(text[i] - '0');
+    if (count > (kMax - digit) / 10) return std::nullopt;
+    count = count * 10 + digit;
     ++i;
   }
   if (i == 0) return std::nullopt;  // empty, sign, space or unit without a number

@@ -331,6 +331,11 @@ class Parser {
         node.literal = v;
         return node;
       }
+      std::uint64_t u = 0;  // beyond int64 but within uint64: stays exact
+      if (std::from_chars(first, last, u).ec == std::errc()) {
+        node.literal = u;
+        return node;
+      }
     }
     double d = 0;
     auto r = std::from_chars(first, last, d);
