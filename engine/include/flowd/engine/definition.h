@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,9 @@ struct TriggerDef {
   SourceLocation location;
 };
 
+// The compiled form of `spec.input` (valijson), private to the engine (definition/input_schema.h).
+struct CompiledSchema;
+
 struct Definition {
   std::string name;
   int version = 1;
@@ -106,6 +110,9 @@ struct Definition {
   std::vector<TriggerDef> triggers;
   std::string source_name;  // file name or "<input>", for messages
   Json document;            // the definition as JSON, to store and hash
+  // `input_schema` compiled when the definition loads; null when there is no input schema (a
+  // Definition built by hand is compiled by validate_input on each call).
+  std::shared_ptr<const CompiledSchema> compiled_input_schema;
 
   // "name@version"
   std::string ref() const;
@@ -141,6 +148,9 @@ struct LoadResult {
   Diagnostics diagnostics;
 };
 LoadResult load_definition(std::string_view text, std::string source_name);
+// The same, knowing these step types (a StepRegistry's types()) instead of builtin_step_types().
+LoadResult load_definition(std::string_view text, std::string source_name,
+                           const std::set<std::string>& step_types);
 LoadResult load_definition_file(const std::string& path);
 
 // Cross-definition checks: every `type: workflow` ref resolves, and no chain of refs loops back
