@@ -60,14 +60,64 @@ std::string duration_text(Millis d) {
   return std::to_string(d.count()) + "ms";
 }
 
+bool is_valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    std::size_t extra = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      extra = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      extra = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size()) return false;  // truncated sequence
+    for (std::size_t k = 1; k <= extra; ++k) {
+      auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((extra == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (extra == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+// Text from the wire as a JSON string: invalid UTF-8 becomes U+FFFD, so the outputs and messages
+// that end up in events can always be serialized.
+std::string utf8_safe(std::string text) {
+  if (is_valid_utf8(text)) return text;
+  auto quoted = Json(std::move(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
+  return Json::parse(quoted).get<std::string>();
+}
+
 // The start of a response body for an error message, on one line.
 std::string excerpt(std::string_view body) {
-  std::string out(body.substr(0, kExcerptBytes));
+  std::size_t cut = std::min(body.size(), kExcerptBytes);
+  // Do not split a UTF-8 sequence: back up over continuation bytes.
+  while (cut > 0 && cut < body.size() && (static_cast<unsigned char>(body[cut]) & 0xc0) == 0x80) {
+    --cut;
+  }
+  std::string out(body.substr(0, cut));
   for (char& c : out) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
-  if (body.size() > kExcerptBytes) out += "...";
-  return out;
+  if (cut < body.size()) out += "...";
+  return utf8_safe(std::move(out));
 }
 
 bool is_json_media_type(std::string_view content_type) {
@@ -207,8 +257,8 @@ Exchange external(const Prepared& p, const std::string& what, bool retryable) {
 Json response_json(http::response<http::string_body>& response) {
   Json headers = Json::object();
   for (const auto& field : response) {
-    std::string name = lower(sv(field.name_string()));
-    std::string value(sv(field.value()));
+    std::string name = utf8_safe(lower(sv(field.name_string())));
+    std::string value = utf8_safe(std::string(sv(field.value())));
     if (auto it = headers.find(name); it != headers.end()) {
       *it = it->get<std::string>() + ", " + value;
     } else {
@@ -219,9 +269,9 @@ Json response_json(http::response<http::string_body>& response) {
   std::string& text = response.body();
   if (is_json_media_type(sv(response[http::field::content_type]))) {
     body = text.empty() ? Json(nullptr) : Json::parse(text, nullptr, false);
-    if (body.is_discarded()) body = std::move(text);
+    if (body.is_discarded()) body = utf8_safe(std::move(text));
   } else {
-    body = std::move(text);
+    body = utf8_safe(std::move(text));
   }
   return Json{{"status", response.result_int()},
               {"headers", std::move(headers)},

@@ -562,5 +562,48 @@ TEST_CASE("http HEAD reads the status and headers without a body", "[engine][ste
   CHECK(f.server.requests().at(0).method() == http::verb::head);
 }
 
+TEST_CASE("http bytes that are not UTF-8 become replacement characters", "[engine][steps][http]") {
+  asio::io_context io;
+  HttpTestServer server(
+      io, [](const HttpTestServer::Request& request, HttpTestServer::Responder r) {
+        // Latin-1 text, a lone continuation byte, a truncated 3-byte sequence, and a euro sign (3
+        // bytes) placed across the 256-byte excerpt boundary.
+        std::string body = "caf\xe9 \x80 \xe2\x82";
+        if (request.target() == "/500") body = std::string(255, 'a') + "\xe2\x82\xac tail";
+        auto response = HttpTestServer::text(request.target() == "/500" ? 500 : 200, body);
+        response.set("X-Name", "M\xfcller");
+        r(std::move(response));
+      });
+  auto runner = make_http_runner(io);
+  auto ok_call = make_call("http", Json{{"url", server.url("/")}});
+  auto error_call = make_call("http", Json{{"url", server.url("/500")}});
+  Result<Json> ok;
+  Result<Json> error;
+  run_io(
+      io,
+      [&]() -> asio::awaitable<void> {
+        ok = co_await runner->run(std::move(ok_call));
+        error = co_await runner->run(std::move(error_call));
+      },
+      [&] { server.stop(); });
+  REQUIRE(ok.has_value());
+  CHECK_NOTHROW(ok->dump());  // strict serialization, as the event log does it
+  CHECK((*ok)["body"] == "caf\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd");
+  CHECK((*ok)["headers"]["x-name"] == "M\xef\xbf\xbdller");
+  REQUIRE_FALSE(error.has_value());
+  CHECK_NOTHROW(Json(error.error().message).dump());
+  CHECK_THAT(error.error().message, Catch::EndsWith(std::string(255, 'a') + "..."));
+}
+
+TEST_CASE("http output keeps valid UTF-8 text unchanged", "[engine][steps][http]") {
+  Fixture f;
+  auto call = make_call("http", Json{{"method", "POST"},
+                                     {"url", f.server.url("/echo")},
+                                     {"body", "gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80"}});
+  auto out = f.run(std::move(call));
+  REQUIRE(out.has_value());
+  CHECK((*out)["body"]["body"] == "gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80");
+}
+
 }  // namespace
 }  // namespace flowd
