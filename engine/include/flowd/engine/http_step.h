@@ -2,6 +2,16 @@
 // The `http` step runner: a Boost.Beast HTTP/1.1 client with a circuit breaker per target
 // (scheme://host:port). register_builtin_steps() installs one with default HttpOptions; to use
 // other options, add make_http_runner(io, options) under "http" afterwards (add() replaces).
+//
+// with: url (http:// only), method (default GET), headers (object of strings/numbers/booleans),
+// body (a string is sent as is; other JSON is serialized with content-type application/json),
+// timeout (duration, capped by StepCall::timeout). Sends `Idempotency-Key: <call key>` unless set.
+// Output: {"status", "headers" (names lower-cased, repeats joined with ", "), "body" (parsed when
+// the content type is JSON and the body parses, else text; invalid UTF-8 becomes U+FFFD)}.
+// Errors: status >= 500, 408, 429, connect/reset -> EXTERNAL retryable; timeout -> TIMEOUT
+// retryable; other 4xx and oversized responses -> EXTERNAL not retryable; bad input ->
+// INVALID_INPUT not retryable; open circuit -> EXTERNAL retryable "circuit open for <target>".
+// Statuses below 400 are outputs (redirects are not followed).
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstddef>
