@@ -1,0 +1,82 @@
+#pragma once
+// Appender is the group-commit writer of the event store. Callers on any thread submit() requests;
+// one appender thread, which alone owns its database connection, takes everything queued since its
+// previous commit (up to max_batch_events; when under load it waits up to max_batch_wait for more)
+// and writes it in ONE transaction:
+//
+//   1. lock the batch's stream rows (SELECT ... FOR UPDATE, in stream order) and read versions;
+//      look up the dedupe keys of the batch's ExecutionStarted events;
+//   2. decide per request in queue order: expected version == current -> accepted (versions
+//      assigned, later requests of the same stream chain on it); otherwise conflict; a used dedupe
+//      key -> duplicate. Rejected requests write nothing;
+//   3. insert / update the streams rows, COPY the events, insert / update the executions
+//      projection, NOTIFY the channel, COMMIT;
+//   4. run every callback once.
+//
+// A race with another instance (unique violation, serialisation failure, deadlock) re-runs the
+// batch; a request PostgreSQL rejects as data re-runs the batch one request per transaction so only
+// that request fails. A broken connection fails the batch (unavailable, or unknown_outcome when it
+// broke during COMMIT) and is re-opened for the next batch.
+//
+// Lifecycle: constructed by EventStore::open(); stop() answers everything queued, then joins.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <pqxx/connection>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "flowd/eventstore/event_store.h"
+
+namespace flowd::eventstore::detail {
+
+struct PendingAppend {
+  AppendRequest request;
+  Json metadata;
+  bool start = false;  // start_execution(): a used dedupe key is an outcome, not an error
+  StoreAppendCallback on_append;
+  StartCallback on_start;
+};
+
+class Appender {
+ public:
+  explicit Appender(const StoreOptions& options);
+  ~Appender();
+  Appender(const Appender&) = delete;
+  Appender& operator=(const Appender&) = delete;
+
+  // Thread-safe. After stop(), the callback is called at once with errc::shutting_down.
+  void submit(PendingAppend request);
+  // Answers what is queued, then joins the thread. Idempotent.
+  void stop();
+  AppenderStats stats() const;
+
+  struct Outcome;  // defined in appender.cc
+
+ private:
+  void run();
+  void process(std::vector<PendingAppend>& batch);
+  // One transaction for `batch`; fills `outcomes`. Throws pqxx exceptions.
+  void write_batch(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes);
+  void deliver(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes);
+  void prepare_statements();
+
+  const StoreOptions options_;
+  std::unique_ptr<pqxx::connection> conn_;  // appender thread only
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<PendingAppend> queue_;  // GUARDED_BY(mutex_)
+  std::size_t queued_events_ = 0;    // GUARDED_BY(mutex_)
+  bool stopping_ = false;            // GUARDED_BY(mutex_)
+  std::thread thread_;
+
+  std::atomic<std::uint64_t> batches_{0}, requests_{0}, events_{0}, conflicts_{0}, duplicates_{0},
+      failures_{0}, max_batch_events_{0};
+};
+
+}  // namespace flowd::eventstore::detail

@@ -1,0 +1,112 @@
+#include "flowd/eventstore/state_json.h"
+
+#include <array>
+#include <chrono>
+
+namespace flowd::eventstore {
+namespace {
+
+std::int64_t nanos(TimePoint time) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+TimePoint time_of(const Json& value) {
+  return TimePoint(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::nanoseconds(value.get<std::int64_t>())));
+}
+
+constexpr std::array<StepStatus, 7> kStepStatuses = {
+    StepStatus::kPending,   StepStatus::kScheduled, StepStatus::kRunning, StepStatus::kRetrying,
+    StepStatus::kSucceeded, StepStatus::kFailed,    StepStatus::kSkipped};
+
+std::optional<StepStatus> parse_step_status(std::string_view text) {
+  for (StepStatus status : kStepStatuses) {
+    if (to_string(status) == text) return status;
+  }
+  return std::nullopt;
+}
+
+Json optional_error(const std::optional<Error>& error) {
+  return error ? to_json(*error) : Json();
+}
+
+std::optional<Error> error_of(const Json& value) {
+  if (value.is_null()) return std::nullopt;
+  return error_from_json(value);
+}
+
+}  // namespace
+
+Json snapshot_to_json(const ExecutionState& state) {
+  Json steps = Json::object();
+  for (const auto& [path, step] : state.steps) {
+    steps[path] = Json{{"status", to_string(step.status)},
+                       {"attempts", step.attempts},
+                       {"output", step.output},
+                       {"error", optional_error(step.error)},
+                       {"skipReason", step.skip_reason},
+                       {"fallback", step.fallback},
+                       {"firstStarted", nanos(step.first_started)},
+                       {"ended", nanos(step.ended)},
+                       {"durationMs", step.duration_ms}};
+  }
+  return Json{{"format", kSnapshotFormat},
+              {"id", state.id},
+              {"workflow", state.workflow},
+              {"workflowVersion", state.workflow_version},
+              {"status", to_string(state.status)},
+              {"input", state.input},
+              {"context", state.context},
+              {"output", state.output},
+              {"error", optional_error(state.error)},
+              {"failedStep", state.failed_step},
+              {"waitingFor", state.waiting_for},
+              {"started", nanos(state.started)},
+              {"ended", nanos(state.ended)},
+              {"version", state.version},
+              {"steps", std::move(steps)}};
+}
+
+Result<ExecutionState> snapshot_from_json(const Json& json) {
+  try {
+    if (!json.is_object() || json.value("format", 0) != kSnapshotFormat) {
+      return fail(ErrorCode::kInternal, "snapshot: unknown format");
+    }
+    ExecutionState state;
+    state.id = json.at("id").get<std::string>();
+    state.workflow = json.at("workflow").get<std::string>();
+    state.workflow_version = json.at("workflowVersion").get<int>();
+    const auto status = parse_execution_status(json.at("status").get<std::string>());
+    if (!status) return fail(ErrorCode::kInternal, "snapshot: unknown execution status");
+    state.status = *status;
+    state.input = json.at("input");
+    state.context = json.at("context");
+    state.output = json.at("output");
+    state.error = error_of(json.at("error"));
+    state.failed_step = json.at("failedStep").get<std::string>();
+    state.waiting_for = json.at("waitingFor").get<std::string>();
+    state.started = time_of(json.at("started"));
+    state.ended = time_of(json.at("ended"));
+    state.version = json.at("version").get<std::int64_t>();
+    for (const auto& [path, value] : json.at("steps").items()) {
+      StepState step;
+      const auto step_status = parse_step_status(value.at("status").get<std::string>());
+      if (!step_status) return fail(ErrorCode::kInternal, "snapshot: unknown step status");
+      step.status = *step_status;
+      step.attempts = value.at("attempts").get<int>();
+      step.output = value.at("output");
+      step.error = error_of(value.at("error"));
+      step.skip_reason = value.at("skipReason").get<std::string>();
+      step.fallback = value.at("fallback").get<std::string>();
+      step.first_started = time_of(value.at("firstStarted"));
+      step.ended = time_of(value.at("ended"));
+      step.duration_ms = value.at("durationMs").get<std::int64_t>();
+      state.steps.emplace(path, std::move(step));
+    }
+    return state;
+  } catch (const Json::exception& e) {
+    return fail(ErrorCode::kInternal, std::string("snapshot: ") + e.what());
+  }
+}
+
+}  // namespace flowd::eventstore

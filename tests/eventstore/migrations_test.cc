@@ -1,0 +1,124 @@
+#include <thread>
+
+#include "flowd/eventstore/migrations.h"
+#include "store_helpers.h"
+
+namespace flowd::eventstore {
+namespace {
+
+using flowd::testing::PostgresDatabase;
+
+TEST_CASE("Migrations are embedded in version order", "[eventstore][migrations]") {
+  const auto& all = migrations();
+  REQUIRE_FALSE(all.empty());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    CHECK(all[i].version == static_cast<int>(i) + 1);
+    CHECK_FALSE(all[i].sql.empty());
+  }
+  CHECK(latest_schema_version() == all.back().version);
+}
+
+TEST_CASE("Migrating an empty database applies every migration once and records it",
+          "[eventstore][migrations][integration]") {
+  PostgresDatabase db;
+  auto first = migrate(db.url());
+  REQUIRE(first);
+  CHECK(first->from_version == 0);
+  CHECK(first->to_version == latest_schema_version());
+  CHECK(first->applied.size() == migrations().size());
+  CHECK(db.query("SELECT count(*) FROM flowd_schema_version") ==
+        std::to_string(migrations().size()));
+
+  auto second = migrate(db.url());
+  REQUIRE(second);
+  CHECK(second->from_version == latest_schema_version());
+  CHECK(second->applied.empty());
+  auto version = database_schema_version(db.url());
+  REQUIRE(version);
+  CHECK(*version == latest_schema_version());
+}
+
+TEST_CASE("Instances migrating the same database at once apply it exactly once",
+          "[eventstore][migrations][integration]") {
+  PostgresDatabase db;
+  constexpr int kInstances = 4;
+  std::vector<StoreResult<MigrationReport>> reports(kInstances);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kInstances; ++i) {
+    threads.emplace_back([&, i] { reports[i] = migrate(db.url()); });
+  }
+  for (auto& t : threads) t.join();
+  std::size_t applied = 0;
+  for (const auto& report : reports) {
+    REQUIRE(report);
+    applied += report->applied.size();
+  }
+  CHECK(applied == migrations().size());
+  CHECK(db.query("SELECT count(*) FROM flowd_schema_version") ==
+        std::to_string(migrations().size()));
+}
+
+TEST_CASE("A database migrated by a newer flowd is refused with a clear error",
+          "[eventstore][migrations][integration]") {
+  PostgresDatabase db;
+  REQUIRE(migrate(db.url()));
+  const int newer = latest_schema_version() + 1;
+  db.query("INSERT INTO flowd_schema_version (version, name, checksum) VALUES (" +
+           std::to_string(newer) + ", '9999_future.sql', 'x')");
+
+  auto again = migrate(db.url());
+  REQUIRE_FALSE(again);
+  CHECK(again.error().is(errc::schema_too_new));
+  CHECK_THAT(again.error().message,
+             Catch::Contains(std::to_string(newer)) && Catch::Contains("upgrade flowd"));
+
+  for (bool auto_migrate : {true, false}) {
+    StoreOptions options;
+    options.url = db.url();
+    options.migrate = auto_migrate;
+    auto store = EventStore::open(options);
+    REQUIRE_FALSE(store);
+    CHECK(store.error().is(errc::schema_too_new));
+  }
+}
+
+TEST_CASE("An applied migration whose text changed is refused",
+          "[eventstore][migrations][integration]") {
+  PostgresDatabase db;
+  REQUIRE(migrate(db.url()));
+  db.query("UPDATE flowd_schema_version SET checksum = 'edited' WHERE version = 1");
+  auto again = migrate(db.url());
+  REQUIRE_FALSE(again);
+  CHECK(again.error().is(errc::schema_modified));
+}
+
+TEST_CASE("Opening without migrating requires the current schema",
+          "[eventstore][migrations][integration]") {
+  PostgresDatabase db;
+  StoreOptions options;
+  options.url = db.url();
+  options.migrate = false;
+  auto empty = EventStore::open(options);
+  REQUIRE_FALSE(empty);
+  CHECK_THAT(empty.error().message, Catch::Contains("run the migrations"));
+
+  REQUIRE(migrate(db.url()));
+  auto store = EventStore::open(options);
+  REQUIRE(store);
+  auto version = (*store)->schema_version();
+  REQUIRE(version);
+  CHECK(*version == latest_schema_version());
+}
+
+TEST_CASE("An unreachable database is reported as unavailable", "[eventstore][migrations]") {
+  StoreOptions options;
+  options.url = "postgresql://flowd@127.0.0.1:1/nothing?connect_timeout=2";
+  auto store = EventStore::open(options);
+  REQUIRE_FALSE(store);
+  CHECK(store.error().is(errc::unavailable));
+  CHECK(store.error().retryable());
+  CHECK(to_error(store.error()).code == ErrorCode::kExternal);
+}
+
+}  // namespace
+}  // namespace flowd::eventstore
