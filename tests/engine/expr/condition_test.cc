@@ -1,6 +1,7 @@
 // Conditions (expr.h): operators, precedence, short-circuit, literals, templates as values (no
 // injection), type errors, parse errors with columns, nesting limit, truthiness.
 #include <catch2/catch.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -371,9 +372,20 @@ TEST_CASE("A copied condition evaluates after the original is gone", "[engine][e
   CHECK(*copy->evaluate(f.scope));
 }
 
-TEST_CASE("A default-constructed-like unparsed condition is not used",
+TEST_CASE("An unparsed (default-constructed) condition reports INTERNAL",
           "[engine][expr][condition]") {
-  // truthy() over every JSON kind.
+  Fixture f;
+  Condition unparsed;
+  auto b = unparsed.evaluate(f.scope);
+  REQUIRE_FALSE(b);
+  CHECK(b.error().code == ErrorCode::kInternal);
+  auto v = unparsed.value(f.scope);
+  REQUIRE_FALSE(v);
+  CHECK(v.error().code == ErrorCode::kInternal);
+}
+
+TEST_CASE("truthy is false exactly for false, null, 0, empty string, [] and {}",
+          "[engine][expr][condition]") {
   struct Case {
     Json value;
     bool expected;

@@ -1,7 +1,9 @@
 // Templates and JSON templates (expr.h): parsing, type preservation, text rendering, missing
 // paths under both policies, default(...), nested scopes, and the no-template fast path.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -416,6 +418,38 @@ TEST_CASE("Rendering a value without templates is a cheap copy", "[engine][expr]
   // Loose bound (sanitizer builds are slow): 20k renders of a 20-key object well under 2 s.
   CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(plain_time).count() < 2000);
   CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(mixed_time).count() < 4000);
+}
+
+TEST_CASE("Default-constructed and copied templates render", "[engine][expr]") {
+  Fixture f;
+  Template empty;
+  CHECK(*empty.render(f.scope) == "");
+  std::optional<Template> copy;
+  {
+    Template original = must_parse("hi {{ input.name }} #{{ input.n }}");
+    copy = original;
+  }
+  CHECK(*copy->render(f.scope) == "hi Ada #42");
+}
+
+TEST_CASE("Whitespace and separators allowed inside the braces", "[engine][expr]") {
+  Fixture f;
+  struct Case {
+    const char* text;
+    Json expected;
+  };
+  const std::vector<Case> cases = {
+      {"{{input.n}}", 42},
+      {"{{\tinput.n\n}}", 42},
+      {"{{  input.nope  |  default ( 'd' )  }}", "d"},
+      {"{{ input.items[0].qty }}", 2},
+      {"{{ input.items[00].qty }}", 2},
+      {"{{ steps.fetch.output.items[0] }}", Json::parse(R"({"sku": "A-1"})")},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK(must_render(c.text, f.scope) == c.expected);
+  }
 }
 
 }  // namespace
