@@ -81,8 +81,16 @@ Result<Json> Template::render(const Scope& scope, MissingPolicy missing) const {
 
 namespace {
 
+// Deeper JSON than this is rejected so the recursive walk can't exhaust the stack.
+constexpr int kMaxJsonDepth = 256;
+
 Result<void> compile_into(const Json& value, Json::json_pointer& pointer,
-                          std::vector<std::pair<Json::json_pointer, Template>>& out) {
+                          std::vector<std::pair<Json::json_pointer, Template>>& out, int depth) {
+  if (depth > kMaxJsonDepth) {
+    return fail(ErrorCode::kInvalidDefinition, "at " + pointer.to_string() +
+                                                   ": value nested deeper than " +
+                                                   std::to_string(kMaxJsonDepth) + " levels");
+  }
   if (value.is_string()) {
     const auto& s = value.get_ref<const std::string&>();
     if (s.find("{{") == std::string::npos) return {};
@@ -97,14 +105,14 @@ Result<void> compile_into(const Json& value, Json::json_pointer& pointer,
   } else if (value.is_object()) {
     for (auto it = value.begin(); it != value.end(); ++it) {
       pointer.push_back(it.key());
-      auto r = compile_into(it.value(), pointer, out);
+      auto r = compile_into(it.value(), pointer, out, depth + 1);
       pointer.pop_back();
       if (!r) return r;
     }
   } else if (value.is_array()) {
     for (std::size_t i = 0; i < value.size(); ++i) {
       pointer.push_back(std::to_string(i));
-      auto r = compile_into(value[i], pointer, out);
+      auto r = compile_into(value[i], pointer, out, depth + 1);
       pointer.pop_back();
       if (!r) return r;
     }
@@ -116,10 +124,10 @@ Result<void> compile_into(const Json& value, Json::json_pointer& pointer,
 
 Result<JsonTemplate> JsonTemplate::compile(const Json& value) {
   JsonTemplate t;
-  t.source_ = value;
   Json::json_pointer pointer;
-  auto r = compile_into(t.source_, pointer, t.templates_);
+  auto r = compile_into(value, pointer, t.templates_, 0);
   if (!r) return tl::unexpected(std::move(r.error()));
+  t.source_ = value;
   return t;
 }
 

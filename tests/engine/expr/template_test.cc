@@ -370,6 +370,19 @@ TEST_CASE("JsonTemplate errors name the JSON pointer of the bad string", "[engin
   CHECK(root.error().message == "at /: column 1: empty '{{ }}'");
 }
 
+TEST_CASE("JsonTemplate rejects values nested too deeply", "[engine][expr]") {
+  auto nest = [](int depth) {
+    Json v = "{{ input.n }}";
+    for (int i = 0; i < depth; ++i) v = Json::array({std::move(v)});
+    return v;
+  };
+  CHECK(JsonTemplate::compile(nest(256)));
+  auto deep = JsonTemplate::compile(nest(257));
+  REQUIRE_FALSE(deep);
+  CHECK(deep.error().code == ErrorCode::kInvalidDefinition);
+  CHECK(deep.error().message.find("nested deeper than 256 levels") != std::string::npos);
+}
+
 TEST_CASE("JsonTemplate render reports missing paths and honours the policy", "[engine][expr]") {
   Fixture f;
   auto t = JsonTemplate::compile(Json::parse(R"({"a": "{{ input.n }}", "b": "{{ input.nope }}"})"));
