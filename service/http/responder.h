@@ -8,7 +8,8 @@
 // connection's strand on the server's io_context by itself. The first of send / fail /
 // start_sse wins, later calls do nothing. When the last copy of a Responder that never answered
 // goes away, the client gets 500 INTERNAL ("the handler did not answer"), so a lost completion
-// cannot hang a connection.
+// cannot hang a connection. Release them before the server's io_context is destroyed (they post
+// to it).
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>

@@ -620,14 +620,16 @@ void Session::begin_sse(const ExchangeInfo& info, std::shared_ptr<SseState> stat
       "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nX-Request-Id: {}\r\n"
       "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n",
       info.request_id);
+  // Beast keeps one expiry per direction and an operation takes the expiry in force when it
+  // starts: start the (endless) disconnect read before any write arms the write timeout.
   stream_.expires_never();
+  read_for_disconnect();
   sse_queue_.push_back(Pending{std::move(header), 0});
   if (info.head || draining_) {
     sse_close(false);
     return;
   }
   pump();
-  read_for_disconnect();
   arm_heartbeat();
 }
 

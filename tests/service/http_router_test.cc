@@ -259,14 +259,14 @@ TEST_CASE("The OpenAPI document lists exactly the server's error codes", "[servi
   for (const auto& code : doc["components"]["schemas"]["ErrorCode"]["enum"])
     documented.insert(code.as<std::string>());
   const std::set<std::string> served = {
-      std::string(codes::kInvalidInput),     std::string(codes::kMissingInput),
-      std::string(codes::kUnauthorized),     std::string(codes::kPermissionDenied),
-      std::string(codes::kNotFound),         std::string(codes::kMethodNotAllowed),
-      std::string(codes::kConflict),         std::string(codes::kCancelled),
-      std::string(codes::kPayloadTooLarge),  std::string(codes::kUnsupportedMediaType),
+      std::string(codes::kInvalidInput),      std::string(codes::kMissingInput),
+      std::string(codes::kUnauthorized),      std::string(codes::kPermissionDenied),
+      std::string(codes::kNotFound),          std::string(codes::kMethodNotAllowed),
+      std::string(codes::kConflict),          std::string(codes::kCancelled),
+      std::string(codes::kPayloadTooLarge),   std::string(codes::kUnsupportedMediaType),
       std::string(codes::kInvalidDefinition), std::string(codes::kTooManyRequests),
-      std::string(codes::kHeadersTooLarge),  std::string(codes::kInternal),
-      std::string(codes::kExternal),         std::string(codes::kUnavailable),
+      std::string(codes::kHeadersTooLarge),   std::string(codes::kInternal),
+      std::string(codes::kExternal),          std::string(codes::kUnavailable),
       std::string(codes::kTimeout),
   };
   CHECK(documented == served);

@@ -80,6 +80,25 @@ TEST_CASE("Idle SSE streams get heartbeat comments", "[service][http][sse]") {
   CHECK(reader.next_event() == std::optional<std::string>("data: plain"));
 }
 
+TEST_CASE("An SSE stream outlives the write and idle timeouts", "[service][http][sse]") {
+  ServerOptions options;
+  options.sse_heartbeat = 20ms;
+  options.write_timeout = 60ms;
+  options.idle_timeout = 60ms;
+  Mailbox<std::shared_ptr<SseStream>> streams;
+  TestServer ts(options, stream_route(streams));
+  SseReader reader(ts.port(), "/api/v1/stream");
+  auto stream = streams.take();
+  REQUIRE(stream);
+  // Ten heartbeats 20 ms apart span several timeouts; the stream must still be open.
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) REQUIRE(reader.next() == std::optional<std::string>(": heartbeat"));
+  CHECK(std::chrono::steady_clock::now() - started > 120ms);
+  CHECK((*stream)->send("still", "here"));
+  CHECK(reader.next_event() == std::optional<std::string>("event: still\ndata: here"));
+  CHECK((*stream)->open());
+}
+
 TEST_CASE("Stopping the server ends SSE streams cleanly and runs their close callbacks",
           "[service][http][sse][stop]") {
   Mailbox<std::shared_ptr<SseStream>> streams;

@@ -30,7 +30,7 @@ struct DatabaseConfig {
 };
 
 struct EngineConfig {
-  int threads = 0;                // 0 in no source: defaults to the hardware concurrency
+  int threads = 0;                // after loading: as set, else the CPU count (>= 1)
   int max_in_flight = 1000;       // executions running at once on this instance
   std::string instance_id;        // default: "<hostname>-<pid>"
   Millis lease_duration{30'000};  // how long an instance owns an execution without renewing
