@@ -309,6 +309,10 @@ class YamlConverter {
                                   " (a '{{ template }}' must be quoted in YAML)");
             continue;
           }
+          if (invalid_utf8_offset(name) != std::string::npos) {
+            error(key.Mark(), "text is not valid UTF-8");
+            continue;
+          }
           const std::string child = pointer_child(pointer, name);
           if (out.contains(name)) {
             error(key.Mark(), "duplicate key '" + name + "'");

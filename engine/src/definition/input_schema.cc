@@ -223,7 +223,7 @@ std::vector<SchemaProblem> compile_input_schema(const Json& schema,
   }
   SchemaWalker walker(schema, problems);
   walker.walk(schema, "", 0);
-  if (problems.empty()) walker.check_loops();
+  walker.check_loops();
   if (!problems.empty()) return problems;
   auto compiled = std::make_shared<CompiledSchema>();
   compiled->has_patterns = walker.has_patterns;

@@ -2,6 +2,7 @@
 // -> a checked Definition. Every check runs even after others failed, so one pass reports every
 // problem; docs/definitions.md lists the rules.
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <set>
@@ -99,8 +100,9 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 }
 
 std::string format_number(double d) {
-  Json j = d;
-  return j.dump();
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", d);
+  return buffer;
 }
 
 // Splits "column N: what" (expr's syntax errors) into N-1 and what.
@@ -1053,7 +1055,7 @@ class Loader {
         }
         auto it = index.find(dep);
         if (it == index.end()) {
-          std::string text = "dependsOn names unknown step " + in_quotes(dep);
+          std::string text = "unknown step " + in_quotes(dep);
           if (auto c = definition::closest(dep, level_ids)) {
             text += " (did you mean " + in_quotes(*c) + "?)";
           } else if (outer.count(dep) || all_ids_.count(dep)) {
@@ -1088,9 +1090,9 @@ class Loader {
       const StepMeta& s = level.steps[i];
       if (!s.fallback_step.empty()) {
         if (s.fallback_step == s.id) {
-          error(s.fallback_pointer, "fallback.step names the step itself");
+          error(s.fallback_pointer, "names the step itself");
         } else if (!index.count(s.fallback_step)) {
-          std::string text = "fallback.step names unknown step " + in_quotes(s.fallback_step);
+          std::string text = "unknown step " + in_quotes(s.fallback_step);
           if (auto c = definition::closest(s.fallback_step, level_ids)) {
             text += " (did you mean " + in_quotes(*c) + "?)";
           }
