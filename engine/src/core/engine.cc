@@ -55,7 +55,17 @@ Result<std::string> Engine::resume(std::shared_ptr<const Definition> definition,
                                    ExecutionDone done) {
   if (options.execution_id.empty())
     return fail(ErrorCode::kInternal, "resume needs the execution id");
-  ExecutionState state = fold(options.execution_id, history);
+  return resume(std::move(definition), fold(options.execution_id, history), std::move(options),
+                std::move(done));
+}
+
+Result<std::string> Engine::resume(std::shared_ptr<const Definition> definition,
+                                   ExecutionState state, StartOptions options,
+                                   ExecutionDone done) {
+  if (!definition) return fail(ErrorCode::kInvalidDefinition, "no definition given");
+  if (options.execution_id.empty()) options.execution_id = state.id;
+  state.id = options.execution_id;
+  if (state.version == 0) return fail(ErrorCode::kInternal, "resume needs a started execution");
   if (state.terminal()) {
     if (done) done(state);
     return options.execution_id;
@@ -71,25 +81,38 @@ Result<std::string> Engine::resume(std::shared_ptr<const Definition> definition,
   return id;
 }
 
+namespace {
+
+// Starts the execution and completes the awaiting coroutine with its final state. A named type
+// rather than a lambda with init-captures: GCC 12 miscompiled that form inside coroutines.
+struct RunInitiation {
+  Engine* engine;
+  std::shared_ptr<const Definition> definition;
+  StartOptions options;
+
+  template <class Handler>
+  void operator()(Handler handler) {
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    asio::io_context& io = engine->io();
+    auto started = engine->start(std::move(definition), std::move(options),
+                                 [&io, shared](const ExecutionState& state) {
+                                   asio::post(io, [shared, state]() mutable {
+                                     (*shared)(Result<ExecutionState>(std::move(state)));
+                                   });
+                                 });
+    if (!started)
+      asio::post(io, [shared, error = started.error()]() mutable {
+        (*shared)(Result<ExecutionState>(tl::unexpected(std::move(error))));
+      });
+  }
+};
+
+}  // namespace
+
 asio::awaitable<Result<ExecutionState>> Engine::run(std::shared_ptr<const Definition> definition,
                                                     StartOptions options) {
-  using Signature = void(Result<ExecutionState>);
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), Signature>(
-      [this, definition = std::move(definition),
-       options = std::move(options)](auto handler) mutable {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        auto started = start(std::move(definition), std::move(options),
-                             [this, shared](const ExecutionState& state) {
-                               asio::post(io_, [shared, state]() mutable {
-                                 (*shared)(Result<ExecutionState>(std::move(state)));
-                               });
-                             });
-        if (!started)
-          asio::post(io_, [shared, error = started.error()]() mutable {
-            (*shared)(Result<ExecutionState>(tl::unexpected(std::move(error))));
-          });
-      },
-      asio::use_awaitable);
+  return asio::async_initiate<decltype(asio::use_awaitable), void(Result<ExecutionState>)>(
+      RunInitiation{this, std::move(definition), std::move(options)}, asio::use_awaitable);
 }
 
 bool Engine::cancel(std::string_view execution_id, std::string reason) {
@@ -112,6 +135,18 @@ bool Engine::resume_paused(std::string_view execution_id, Json input) {
 std::size_t Engine::running() const { return runs_.size(); }
 
 void Engine::finished(const std::string& id) { runs_.erase(id); }
+
+Event started_event(const Definition& definition, const StartOptions& options) {
+  Json data{{"executionId", options.execution_id},
+            {"workflow", definition.name},
+            {"version", definition.version},
+            {"input", options.input},
+            {"context", options.context}};
+  if (!options.dedupe_key.empty()) data["dedupeKey"] = options.dedupe_key;
+  if (!options.parent_execution.empty())
+    data["parent"] = {{"execution", options.parent_execution}, {"step", options.parent_step}};
+  return Event::make(EventType::kExecutionStarted, {}, 0, std::move(data));
+}
 
 std::string new_uuid() {
   thread_local std::mt19937_64 rng(std::random_device{}() ^

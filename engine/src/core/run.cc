@@ -102,15 +102,8 @@ Engine::Run::Run(Engine& engine, std::shared_ptr<const Definition> definition,
 }
 
 void Engine::Run::start_new() {
-  Json data{{"executionId", state_.id},
-            {"workflow", definition_->name},
-            {"version", definition_->version},
-            {"input", options_.input},
-            {"context", options_.context}};
-  if (!options_.dedupe_key.empty()) data["dedupeKey"] = options_.dedupe_key;
-  if (!options_.parent_execution.empty())
-    data["parent"] = {{"execution", options_.parent_execution}, {"step", options_.parent_step}};
-  emit(EventType::kExecutionStarted, {}, 0, std::move(data));
+  Event started = started_event(*definition_, options_);
+  emit(started.type, {}, 0, std::move(started.data));
   asio::co_spawn(io_, main(false), asio::detached);
 }
 
@@ -484,7 +477,13 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step,
     auto with = body.with.render(scope, missing);
     if (!with && with.error().code == ErrorCode::kMissingInput &&
         step.on_missing == OnMissing::kWait) {
-      if (!co_await wait_for_input(path, with.error())) co_return stopped_result();
+      // Inline rather than a helper coroutine: GCC 12 resumed such a helper's frame at a wrong
+      // address under ASan (-O1); keeping the loop here sidesteps that miscompilation.
+      announce_waiting(path, with.error());
+      if (!co_await flush()) co_return stopped_result();
+      while (state_.status == ExecutionStatus::kWaiting && stop_kind_ == StopKind::kNone)
+        co_await changed_.wait();
+      if (stop_kind_ != StopKind::kNone) co_return stopped_result();
       continue;
     }
     if (!with) {
@@ -708,12 +707,8 @@ awaitable<Result<Json>> Engine::Run::run_sub_workflow(const std::string& path, i
   co_return tl::unexpected(error);
 }
 
-awaitable<bool> Engine::Run::wait_for_input(const std::string& path, const Error& missing) {
+void Engine::Run::announce_waiting(const std::string& path, const Error& missing) {
   emit(EventType::kExecutionWaiting, {}, 0, {{"step", path}, {"missing", missing.message}});
-  if (!co_await flush()) co_return false;
-  while (state_.status == ExecutionStatus::kWaiting && stop_kind_ == StopKind::kNone)
-    co_await changed_.wait();
-  co_return stop_kind_ == StopKind::kNone;
 }
 
 awaitable<void> Engine::Run::sleep(Millis delay) {
@@ -753,6 +748,10 @@ void Engine::Run::start_append() {
     asio::post(self->io_, [self, result = std::move(result)]() mutable {
       self->append_in_flight_ = false;
       if (result) {
+        const auto every = static_cast<std::int64_t>(self->engine_.deps_.snapshot_every);
+        if (every > 0 && self->engine_.deps_.snapshot &&
+            *result / every > self->durable_version_ / every && *result == self->state_.version)
+          self->engine_.deps_.snapshot(self->state_);
         self->durable_version_ = *result;
         self->start_append();
       } else {

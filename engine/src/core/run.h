@@ -87,7 +87,7 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run> {
   boost::asio::awaitable<Result<Json>> run_sub_workflow(const std::string& path, int attempt,
                                                         const Json& with,
                                                         std::shared_ptr<CancelSignal> cancel);
-  boost::asio::awaitable<bool> wait_for_input(const std::string& path, const Error& missing);
+  void announce_waiting(const std::string& path, const Error& missing);
   boost::asio::awaitable<void> sleep(Millis delay);
 
   // Appends everything emitted so far; true when durable, false when the run must stop.

@@ -49,12 +49,6 @@ std::set<std::string> StepRegistry::types() const {
   return types;
 }
 
-const std::set<std::string>& builtin_step_types() {
-  static const std::set<std::string> types{"transform", "sleep", "log",     "noop",
-                                           "fail",      "http",  "workflow"};
-  return types;
-}
-
 void register_builtin_steps(StepRegistry& registry, boost::asio::io_context& io,
                             BuiltinOptions options) {
   registry.add("transform", steps::make_transform_runner());

@@ -3,6 +3,7 @@
 // through StepRunners, applies timeouts, retries, fallbacks and cancellation, and writes every
 // decision to the EventLog before acting on it. An Engine and its executions live on one
 // io_context thread (no locks inside); scale out with one Engine per thread.
+#include <utility>  // before Asio: boost/asio/awaitable.hpp uses std::exchange
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <functional>
@@ -25,6 +26,10 @@ struct EngineDeps {
   std::function<TimePoint()> now = [] { return Clock::now(); };
   std::function<double()> random;  // [0,1) for jitter; default: a seeded PRNG
   Json secrets = Json::object();   // visible to templates as `secrets.<NAME>`
+  // Called on the engine thread with the state after every `snapshot_every` events became
+  // durable (0: never); the service stores it so resume and replay need not refold from zero.
+  std::size_t snapshot_every = 0;
+  std::function<void(const ExecutionState&)> snapshot;
 };
 
 struct StartOptions {
@@ -60,6 +65,10 @@ class Engine {
   Result<std::string> resume(std::shared_ptr<const Definition> definition,
                              std::vector<Event> history, StartOptions options,
                              ExecutionDone done = {});
+  // Continues from a folded state (a snapshot plus the events after it); the state's version is
+  // the stream's version. A terminal state only calls `done`.
+  Result<std::string> resume(std::shared_ptr<const Definition> definition, ExecutionState state,
+                             StartOptions options, ExecutionDone done = {});
 
   // The awaitable form of start(): completes with the final state.
   boost::asio::awaitable<Result<ExecutionState>> run(std::shared_ptr<const Definition> definition,
@@ -84,6 +93,10 @@ class Engine {
   EngineDeps deps_;
   std::unordered_map<std::string, std::shared_ptr<Run>> runs_;
 };
+
+// The ExecutionStarted event that starts an execution of `definition` with `options` (also used
+// by callers that append it themselves, e.g. a durable start through the event store).
+Event started_event(const Definition& definition, const StartOptions& options);
 
 // Validates `input` against the definition's `spec.input` JSON Schema (INVALID_INPUT on failure,
 // naming the JSON pointer and the rule).
