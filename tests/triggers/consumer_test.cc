@@ -1,6 +1,7 @@
 // TriggerConsumer through the real Kafka protocol against the embedded broker: each record once
 // to the sink, offsets stored only after completion and in partition order, restarts, poison
 // records, retries, back-pressure, broker errors, two consumers in one group, routes changing.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -269,6 +270,8 @@ TEST_CASE("Back-pressure pauses the partitions at the in-flight limit and resume
   REQUIRE(sink.wait([](const auto& all) { return all.size() >= 4; }));
   REQUIRE(eventually([&] { return consumer->stats().paused; }));
   CHECK(consumer->stats().in_flight == 4);
+  // Nothing is complete: the whole backlog counts as lag.
+  CHECK(eventually([&] { return consumer->stats().lag == 20; }));
   // Paused: nothing more arrives while the limit is reached (a bounded negative check).
   CHECK_FALSE(sink.wait([](const auto& all) { return all.size() > 4; }, 500ms));
   CHECK(sink.release(Outcome::kStarted, [n = 0](const Submission&) mutable { return n++ < 1; }) ==
@@ -295,6 +298,59 @@ TEST_CASE("Back-pressure pauses the partitions at the in-flight limit and resume
   CHECK(sink.max_in_flight() <= 4);
   CHECK(consumer->stats().pauses >= 2);
   CHECK_FALSE(consumer->stats().paused);
+  CHECK(eventually([&] { return consumer->stats().lag == 0; }));
+}
+
+TEST_CASE("A lost assignment drops in-flight records; they come again after rejoining",
+          "[integration][kafka][consumer][faults]") {
+  KafkaFixture kafka({}, 1);
+  std::atomic<int> submissions{0};
+  RecordingSink sink([&](Submission& s) {
+    if (++submissions == 1) return false;  // the first delivery is still in flight when lost
+    return RecordingSink::complete_now(s);
+  });
+  auto config = kafka.consumer_config("g-lost", {kTopic});
+  kafka.produce(kTopic, envelope("x"));
+  auto consumer = start_consumer(config, sink);
+  REQUIRE(sink.wait_count(1));
+  // The coordinator goes away for longer than session.timeout.ms: the assignment is lost.
+  REQUIRE(kafka.broker().set_broker_down(1));
+  REQUIRE(eventually([&] { return consumer->stats().assignments_lost >= 1; }, 40s));
+  CHECK(consumer->stats().in_flight == 0);
+  REQUIRE(kafka.broker().set_broker_up(1));
+  REQUIRE(sink.wait_count(2, 40s));
+  CHECK(tag_of(sink.all()[1]) == "x");
+  CHECK(sink.release() == 1);  // the first delivery's late completion is ignored
+  REQUIRE(eventually([&] { return consumer->stats().started == 1; }));
+  consumer->stop();
+  CHECK(consumer->stats().started == 1);
+
+  RecordingSink after;
+  auto again = start_consumer(config, after);
+  CHECK(markers_only(kafka, after, 1) == sorted_markers(1));
+}
+
+TEST_CASE("The eager protocol (range assignor) keeps the same guarantees",
+          "[integration][kafka][consumer]") {
+  KafkaFixture kafka({}, 2);
+  RecordingSink sink;
+  auto config = kafka.consumer_config("g-range", {kTopic});
+  config.kafka.properties["partition.assignment.strategy"] = "range";
+  {
+    auto consumer = start_consumer(config, sink);
+    REQUIRE(assigned(*consumer, 2));
+    for (int i = 0; i < 10; ++i)
+      kafka.produce(kTopic, envelope("e" + std::to_string(i)), "k" + std::to_string(i));
+    REQUIRE(sink.wait_count(10));
+    REQUIRE(eventually([&] { return consumer->stats().started == 10; }));
+    consumer->stop();
+  }
+  CHECK(sink.counts().size() == 10);
+  RecordingSink after;
+  auto consumer = start_consumer(config, after);
+  auto tags = markers_only(kafka, after, 2);
+  std::sort(tags.begin(), tags.end());
+  CHECK(tags == sorted_markers(2));
 }
 
 TEST_CASE("Two consumers in one group share the partitions without loss or double delivery",

@@ -488,12 +488,21 @@ class TriggerConsumerImpl final : public TriggerConsumer {
           high < 0) {
         continue;
       }
+      // The first record not yet complete, else the next to store, else the fetch position.
       std::int64_t next = p.stored_next;
       if (!p.slots.empty()) next = p.slots.begin()->first;
+      if (next < 0) next = position(tp);
       if (next < 0) continue;
       lag += std::max<std::int64_t>(0, high - next);
     }
     core_->stats.lag = lag;
+  }
+
+  std::int64_t position(const TopicPartition& tp) {
+    rdk::PartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+    if (rd_kafka_position(rk_, list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
+    return list->elems[0].offset;  // RD_KAFKA_OFFSET_INVALID (-1001) when unknown
   }
 
   // Stop: nothing new is fetched, in-flight records get until the drain deadline, then the
@@ -602,6 +611,10 @@ class TriggerConsumerImpl final : public TriggerConsumer {
 
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
       const bool lost = rd_kafka_assignment_lost(rk) != 0;
+      if (lost) {
+        std::lock_guard lock(core_->mutex);
+        ++core_->stats.assignments_lost;
+      }
       std::vector<TopicPartition> revoked;
       for (int i = 0; i < partitions->cnt; ++i) {
         revoked.push_back(

@@ -92,9 +92,10 @@ struct ConsumerStats {
   std::uint64_t retried = 0;        // completed kRetryLater (or dropped)
   std::uint64_t filtered = 0;       // no binding's filter matched
   std::uint64_t offsets_stored = 0;
-  std::uint64_t pauses = 0;      // times back-pressure paused the partitions
-  std::uint64_t rebalances = 0;  // assignments and revocations seen
-  std::uint64_t errors = 0;      // client errors reported by librdkafka
+  std::uint64_t pauses = 0;            // times back-pressure paused the partitions
+  std::uint64_t rebalances = 0;        // assignments and revocations seen
+  std::uint64_t assignments_lost = 0;  // revocations without a chance to commit
+  std::uint64_t errors = 0;            // client errors reported by librdkafka
   std::size_t in_flight = 0;
   std::size_t assigned_partitions = 0;
   bool paused = false;
