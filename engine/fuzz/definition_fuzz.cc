@@ -7,7 +7,6 @@
 #include <string_view>
 
 #include "flowd/engine/definition.h"
-#include "flowd/engine/engine.h"
 
 namespace {
 

@@ -2,11 +2,14 @@
 // yaml-cpp (whose nodes carry marks), JSON through nlohmann (whose errors carry byte offsets).
 #include "definition/document.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <vector>
 
 namespace flowd::definition {
@@ -170,6 +173,17 @@ ParsedDocument parse_json(std::string_view text, const std::string& source) {
     if (auto p = what.find("column "); p != std::string::npos) {
       if (auto colon = what.find(": ", p); colon != std::string::npos)
         what = what.substr(colon + 2);
+    }
+    out.diagnostics.push_back(text_diagnostic(source, text, at, "invalid JSON: " + what));
+    return out;
+  } catch (const Json::exception& e) {
+    // out_of_range.406: a number too large for a double ("number overflow parsing '1E999'").
+    std::string what = e.what();
+    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    std::size_t at = 0;
+    if (auto open = what.find('\''), close = what.rfind('\'');
+        open != std::string::npos && close > open) {
+      at = std::min(text.find(what.substr(open + 1, close - open - 1)), text.size());
     }
     out.diagnostics.push_back(text_diagnostic(source, text, at, "invalid JSON: " + what));
     return out;
@@ -382,37 +396,84 @@ class YamlConverter {
   std::size_t values_ = 0;
 };
 
+// Counts documents without building them. yaml-cpp's LoadAll never ends on some malformed input
+// (`"x",\n : x` yields empty documents forever), so documents are counted one by one, up to two.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (!first_) first_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { seen(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { seen(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    seen(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    seen(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    seen(mark);
+  }
+  void OnMapEnd() override {}
+
+  // Where the document being handled starts (its first node, else its start).
+  YAML::Mark start() const { return node_ ? *node_ : first_.value_or(YAML::Mark::null_mark()); }
+  void next_document() {
+    first_.reset();
+    node_.reset();
+  }
+
+ private:
+  void seen(const YAML::Mark& mark) {
+    if (!node_) node_ = mark;
+  }
+  std::optional<YAML::Mark> first_;
+  std::optional<YAML::Mark> node_;
+};
+
+Diagnostic yaml_diagnostic(const std::string& source, const YAML::Mark& m, std::string message) {
+  Diagnostic d;
+  d.source = source;
+  d.location.line = m.line >= 0 ? m.line + 1 : 0;
+  d.location.column = m.column >= 0 ? m.column + 1 : 0;
+  d.message = std::move(message);
+  return d;
+}
+
 ParsedDocument parse_yaml(std::string_view text, const std::string& source) {
   ParsedDocument out;
-  std::vector<YAML::Node> docs;
+  const std::string owned(text);
+  YAML::Node root;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    std::istringstream in(owned);
+    YAML::Parser parser(in);
+    DocumentCounter counter;
+    int documents = 0;
+    while (documents < 2 && parser.HandleNextDocument(counter)) {
+      if (++documents == 2) {
+        out.diagnostics.push_back(
+            yaml_diagnostic(source, counter.start(), "expected one YAML document, found more"));
+      }
+      counter.next_document();
+    }
+    if (documents == 0) {
+      out.diagnostics.push_back(text_diagnostic(source, text, 0, "the document is empty"));
+      return out;
+    }
+    root = YAML::Load(owned);  // the first document
   } catch (const YAML::Exception& e) {
-    Diagnostic d;
-    d.source = source;
-    d.location.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
-    d.location.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
-    d.message = "invalid YAML: " + e.msg;
-    out.diagnostics.push_back(std::move(d));
+    out.diagnostics.push_back(yaml_diagnostic(source, e.mark, "invalid YAML: " + e.msg));
     return out;
-  }
-  if (docs.empty()) {
-    out.diagnostics.push_back(text_diagnostic(source, text, 0, "the document is empty"));
-    return out;
-  }
-  if (docs.size() > 1) {
-    const auto m = docs[1].Mark();
-    Diagnostic d;
-    d.source = source;
-    d.location.line = m.line >= 0 ? m.line + 1 : 0;
-    d.location.column = m.column >= 0 ? m.column + 1 : 0;
-    d.message = "expected one YAML document, found " + std::to_string(docs.size());
-    out.diagnostics.push_back(std::move(d));
   }
   auto doc = std::make_unique<SourceDocument>();
   doc->text = std::string(text);
   YamlConverter converter(*doc, source, out.diagnostics);
-  if (!converter.convert(docs[0], "", doc->root, 0)) return out;
+  if (!converter.convert(root, "", doc->root, 0)) return out;
   out.document = std::move(doc);
   return out;
 }

@@ -2,7 +2,9 @@
 // GCC 12 reports a false -Wmaybe-uninitialized inside libstdc++'s regex compiler (std::function
 // in _StateT) when optimising with sanitizers; the regexes here are valijson's and the pattern
 // check.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "definition/input_schema.h"
 
@@ -13,7 +15,6 @@
 #include <utility>
 
 #include "definition/document.h"
-#include "flowd/engine/engine.h"
 
 namespace flowd {
 namespace definition {

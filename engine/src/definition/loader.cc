@@ -12,7 +12,6 @@
 #include "definition/input_schema.h"
 #include "definition/names.h"
 #include "flowd/engine/definition.h"
-#include "flowd/engine/step_runner.h"
 
 namespace flowd {
 namespace {
@@ -1275,7 +1274,7 @@ LoadResult load_definition(std::string_view text, std::string source_name,
 }
 
 LoadResult load_definition(std::string_view text, std::string source_name) {
-  return load_definition(text, std::move(source_name), builtin_step_types());
+  return load_definition(text, std::move(source_name), definition::builtin_types());
 }
 
 }  // namespace flowd

@@ -41,6 +41,12 @@ char lower(char c) {
 
 }  // namespace
 
+const std::set<std::string>& builtin_types() {
+  static const std::set<std::string> kTypes{"fail",  "http",      "log",     "noop",
+                                            "sleep", "transform", "workflow"};
+  return kTypes;
+}
+
 bool is_step_id(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   if (!is_alpha(s[0]) && s[0] != '_') return false;

@@ -3,6 +3,7 @@
 // cron fields) and the "did you mean" helper. Kept in one place so that docs/definitions.md and
 // schemas/workflow.schema.json can be checked against them.
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,6 +12,9 @@
 #include "flowd/engine/duration.h"
 
 namespace flowd::definition {
+
+// The step types every flowd knows (builtin_step_types() in step_runner.h returns this set).
+const std::set<std::string>& builtin_types();
 
 // Step ids: [A-Za-z_][A-Za-z0-9_-]*, at most 64 characters (templates name them: steps.<id>).
 inline constexpr std::string_view kStepIdRule =

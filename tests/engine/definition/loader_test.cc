@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "flowd/engine/definition.h"
+#include "flowd/engine/step_runner.h"
 
 namespace {
 
@@ -410,10 +411,13 @@ TEST_CASE("Hostile or broken text is rejected with a diagnostic, never a crash",
       {"deep YAML", deep_yaml, "t.yaml:"},
       {"alias bomb", laughs, "values (after expanding aliases)"},
       {"invalid UTF-8", "apiVersion: \"flowd/v1\xff\"\n", "t.yaml:1:22: text is not valid UTF-8"},
-      {"two documents", "a: 1\n---\nb: 2\n", "expected one YAML document, found 2"},
+      {"two documents", "a: 1\n---\nb: 2\n", "t.yaml:3:1: expected one YAML document, found more"},
       {"scalar", "hello", "a definition must be an object"},
       {"JSON syntax", "{\"a\": }", "t.yaml:1:7: invalid JSON"},
+      {"JSON number overflow", "{\"a\": 1E99999}", "t.yaml:1:7: invalid JSON: number overflow"},
       {"unknown tag", "apiVersion: !foo x\n", "unsupported YAML tag '!foo'"},
+      {"endless documents (yaml-cpp's LoadAll loops on this)", "\"x\",\n : x",
+       "expected one YAML document"},
       {"too large", std::string((8u << 20) + 1, ' '), "larger than 8 MiB"},
   };
   for (const auto& c : cases) {
@@ -437,4 +441,19 @@ TEST_CASE("load_definition_file reports a missing file", "[engine][definition]")
 TEST_CASE("A UTF-8 byte order mark is ignored", "[engine][definition]") {
   auto r = flowd::load_definition("\xEF\xBB\xBF" + with_steps("    []\n"), "t.yaml");
   CHECK(r.diagnostics.empty());
+}
+
+TEST_CASE("The loader knows the same built-in step types as the runtime", "[engine][definition]") {
+  for (const auto& type : flowd::builtin_step_types()) {
+    INFO(type);
+    auto r = flowd::load_definition(
+        with_steps("    - {id: a, type: " + type + ", with: {url: x, duration: 1s, ref: w}}\n"),
+        "t.yaml");
+    const std::string found = formatted(r.diagnostics);
+    CHECK(found.find("unknown step type") == std::string::npos);
+  }
+  auto r = flowd::load_definition(with_steps("    - {id: a, type: nope}\n"), "t.yaml");
+  std::string known;
+  for (const auto& type : flowd::builtin_step_types()) known += (known.empty() ? "" : ", ") + type;
+  CHECK(formatted(r.diagnostics).find("(known: " + known + ")") != std::string::npos);
 }

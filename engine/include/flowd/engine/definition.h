@@ -153,6 +153,11 @@ LoadResult load_definition(std::string_view text, std::string source_name,
                            const std::set<std::string>& step_types);
 LoadResult load_definition_file(const std::string& path);
 
+// Validates `input` against the definition's `spec.input` JSON Schema (INVALID_INPUT on failure,
+// naming the JSON pointer and the rule). Also declared in engine.h; declared here too so that
+// tools and fuzzers that link only the model library (no Asio runtime) can call it.
+Result<void> validate_input(const Definition& definition, const Json& input);
+
 // Cross-definition checks: every `type: workflow` ref resolves, and no chain of refs loops back
 // (the cycle is named) or goes deeper than kMaxSubWorkflowDepth.
 Diagnostics check_sub_workflows(const Definition& definition, const DefinitionResolver& resolver);
