@@ -29,7 +29,8 @@ std::string header(const std::string& name) {
 std::string three_steps() {
   return header("three") +
          "    - {id: a, type: transform, with: {order: \"{{ input.orderId }}\"}}\n"
-         "    - {id: b, type: transform, dependsOn: [a], with: {o: \"{{ steps.a.output.order }}\"}}\n"
+         "    - {id: b, type: transform, dependsOn: [a], with: {o: \"{{ steps.a.output.order "
+         "}}\"}}\n"
          "    - {id: c, type: noop, dependsOn: [b]}\n";
 }
 
@@ -90,10 +91,18 @@ void run_batches(benchmark::State& state, const std::string& yaml, int steps_per
   state.counters["events"] = static_cast<double>(log.total_events());
 }
 
-void BM_ThreeStepSequential(benchmark::State& state) { run_batches(state, three_steps(), 3); }
-void BM_Dag100(benchmark::State& state) { run_batches(state, dag100(), 100); }
-void BM_Chain20(benchmark::State& state) { run_batches(state, chain(20), 20); }
-void BM_Chain1(benchmark::State& state) { run_batches(state, chain(1), 1); }
+void BM_ThreeStepSequential(benchmark::State& state) {
+  run_batches(state, three_steps(), 3);
+}
+void BM_Dag100(benchmark::State& state) {
+  run_batches(state, dag100(), 100);
+}
+void BM_Chain20(benchmark::State& state) {
+  run_batches(state, chain(20), 20);
+}
+void BM_Chain1(benchmark::State& state) {
+  run_batches(state, chain(1), 1);
+}
 
 BENCHMARK(BM_ThreeStepSequential)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Dag100)->Arg(20)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "durable_commands.h"
 #include "run_command.h"
 #include "validate_command.h"
 
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
   run->add_option("--output", output, "text (a timeline) or json")
       ->check(CLI::IsMember({"text", "json"}));
 
+  auto run_durable = flowctl::add_durable_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -34,6 +37,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;  // bad usage
   }
 
+  if (int code = run_durable(); code >= 0) return code;
   if (*validate) return flowctl::validate_command(validate_files, std::cout);
   if (*run) {
     if (!local) {

@@ -1,8 +1,8 @@
 #include "run_command.h"
 
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -33,8 +33,8 @@ class TimelineLog : public flowd::EventLog {
     const Json& d = e.data;
     switch (e.type) {
       case flowd::EventType::kExecutionStarted:
-        what = fmt::format("execution {} of {}@{} started", execution,
-                           d.value("workflow", ""), d.value("version", 0));
+        what = fmt::format("execution {} of {}@{} started", execution, d.value("workflow", ""),
+                           d.value("version", 0));
         break;
       case flowd::EventType::kStepStarted:
         what = fmt::format("{:<24} started (attempt {})", e.step, e.attempt);
@@ -43,8 +43,7 @@ class TimelineLog : public flowd::EventLog {
         what = fmt::format("{:<24} succeeded {}", e.step, excerpt(d.value("output", Json())));
         break;
       case flowd::EventType::kStepFailed:
-        what = fmt::format("{:<24} failed: {} {}", e.step,
-                           d["error"].value("code", std::string()),
+        what = fmt::format("{:<24} failed: {} {}", e.step, d["error"].value("code", std::string()),
                            d["error"].value("message", std::string()));
         break;
       case flowd::EventType::kStepRetryScheduled:
@@ -86,8 +85,7 @@ std::optional<std::string> read_file(const std::string& path) {
 
 // Loads every other definition in `dir` so `type: workflow` steps resolve. Files that fail to
 // load are reported only when something refers to them (check_sub_workflows names the ref).
-void load_neighbours(const std::string& dir, const std::string& skip,
-                     flowd::DefinitionSet& set) {
+void load_neighbours(const std::string& dir, const std::string& skip, flowd::DefinitionSet& set) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     auto ext = entry.path().extension().string();
@@ -115,8 +113,7 @@ Json result_json(const flowd::ExecutionState& s) {
 void print_summary(const flowd::ExecutionState& s, std::ostream& out) {
   out << fmt::format("\nexecution {} {} in {}ms\n", s.id, flowd::to_string(s.status),
                      s.duration_ms());
-  out << fmt::format("  {:<28} {:<10} {:>8} {:>10}\n", "STEP", "STATUS", "ATTEMPTS",
-                     "DURATION");
+  out << fmt::format("  {:<28} {:<10} {:>8} {:>10}\n", "STEP", "STATUS", "ATTEMPTS", "DURATION");
   for (const auto& [path, st] : s.steps)
     out << fmt::format("  {:<28} {:<10} {:>8} {:>8}ms\n", path, flowd::to_string(st.status),
                        st.attempts, st.duration_ms);

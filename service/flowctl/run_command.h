@@ -8,8 +8,8 @@ namespace flowctl {
 
 struct RunOptions {
   std::string file;
-  std::string input_json;  // --input
-  std::string input_file;  // --input-file
+  std::string input_json;       // --input
+  std::string input_file;       // --input-file
   std::string definitions_dir;  // sub-workflows are looked up here (default: FILE's folder)
   bool json_output = false;
 };

@@ -27,8 +27,8 @@ Result<std::string> Engine::start(std::shared_ptr<const Definition> definition,
   if (runs_.count(options.execution_id))
     return fail(ErrorCode::kInternal, "execution " + options.execution_id + " is already running");
   std::string id = options.execution_id;
-  auto run = std::make_shared<Run>(*this, std::move(definition), std::move(options),
-                                   std::move(done));
+  auto run =
+      std::make_shared<Run>(*this, std::move(definition), std::move(options), std::move(done));
   runs_.emplace(id, run);
   run->start_new();
   return id;
@@ -60,8 +60,7 @@ Result<std::string> Engine::resume(std::shared_ptr<const Definition> definition,
 }
 
 Result<std::string> Engine::resume(std::shared_ptr<const Definition> definition,
-                                   ExecutionState state, StartOptions options,
-                                   ExecutionDone done) {
+                                   ExecutionState state, StartOptions options, ExecutionDone done) {
   if (!definition) return fail(ErrorCode::kInvalidDefinition, "no definition given");
   if (options.execution_id.empty()) options.execution_id = state.id;
   state.id = options.execution_id;
@@ -74,8 +73,8 @@ Result<std::string> Engine::resume(std::shared_ptr<const Definition> definition,
   options.context = state.context;
   std::string id = options.execution_id;
   if (runs_.count(id)) return fail(ErrorCode::kInternal, "execution " + id + " is already running");
-  auto run = std::make_shared<Run>(*this, std::move(definition), std::move(options),
-                                   std::move(done));
+  auto run =
+      std::make_shared<Run>(*this, std::move(definition), std::move(options), std::move(done));
   runs_.emplace(id, run);
   run->start_resumed(std::move(state));
   return id;
@@ -132,9 +131,17 @@ bool Engine::resume_paused(std::string_view execution_id, Json input) {
   return it != runs_.end() && it->second->resume(std::move(input));
 }
 
-std::size_t Engine::running() const { return runs_.size(); }
+std::size_t Engine::running() const {
+  return runs_.size();
+}
 
-void Engine::finished(const std::string& id) { runs_.erase(id); }
+bool Engine::is_running(std::string_view execution_id) const {
+  return runs_.count(std::string(execution_id)) > 0;
+}
+
+void Engine::finished(const std::string& id) {
+  runs_.erase(id);
+}
 
 Event started_event(const Definition& definition, const StartOptions& options) {
   Json data{{"executionId", options.execution_id},
@@ -149,8 +156,8 @@ Event started_event(const Definition& definition, const StartOptions& options) {
 }
 
 std::string new_uuid() {
-  thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                   static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()));
+  thread_local std::mt19937_64 rng(
+      std::random_device{}() ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()));
   std::uint64_t hi = rng(), lo = rng();
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1

@@ -98,9 +98,8 @@ std::optional<TimePoint> parse_time(std::string_view text) {
 }
 
 Json to_json(const Error& error) {
-  return Json{{"code", to_string(error.code)},
-              {"message", error.message},
-              {"retryable", error.retryable}};
+  return Json{
+      {"code", to_string(error.code)}, {"message", error.message}, {"retryable", error.retryable}};
 }
 
 Error error_from_json(const Json& json) {

@@ -8,8 +8,8 @@ void MemoryEventLog::append(AppendRequest request, AppendCallback done) {
     std::lock_guard lock(mutex_);
     std::int64_t& version = versions_[request.execution_id];
     if (version != request.expected_version) {
-      result = fail(ErrorCode::kInternal, "append conflict on execution " +
-                                              request.execution_id + ": expected version " +
+      result = fail(ErrorCode::kInternal, "append conflict on execution " + request.execution_id +
+                                              ": expected version " +
                                               std::to_string(request.expected_version) +
                                               ", stream is at " + std::to_string(version));
     } else {

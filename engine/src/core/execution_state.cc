@@ -37,13 +37,20 @@ std::optional<ExecutionStatus> parse_execution_status(std::string_view text) {
 
 std::string_view to_string(StepStatus status) {
   switch (status) {
-    case StepStatus::kPending: return "pending";
-    case StepStatus::kScheduled: return "scheduled";
-    case StepStatus::kRunning: return "running";
-    case StepStatus::kRetrying: return "retrying";
-    case StepStatus::kSucceeded: return "succeeded";
-    case StepStatus::kFailed: return "failed";
-    case StepStatus::kSkipped: return "skipped";
+    case StepStatus::kPending:
+      return "pending";
+    case StepStatus::kScheduled:
+      return "scheduled";
+    case StepStatus::kRunning:
+      return "running";
+    case StepStatus::kRetrying:
+      return "retrying";
+    case StepStatus::kSucceeded:
+      return "succeeded";
+    case StepStatus::kFailed:
+      return "failed";
+    case StepStatus::kSkipped:
+      return "skipped";
   }
   return "unknown";
 }
@@ -151,18 +158,18 @@ void ExecutionState::apply(const Event& event) {
     case EventType::kExecutionCancelled: {
       status = ExecutionStatus::kCancelled;
       auto it = data.find("reason");
-      error = Error{ErrorCode::kCancelled,
-                    it != data.end() && it->is_string() ? it->get<std::string>() : "cancelled",
-                    false};
+      error =
+          Error{ErrorCode::kCancelled,
+                it != data.end() && it->is_string() ? it->get<std::string>() : "cancelled", false};
       ended = event.time;
       break;
     }
     case EventType::kExecutionTimedOut:
       status = ExecutionStatus::kTimedOut;
-      error = Error{ErrorCode::kTimeout,
-                    "execution exceeded its timeout of " +
-                        std::to_string(json_int(data, "timeoutMs")) + "ms",
-                    false};
+      error = Error{
+          ErrorCode::kTimeout,
+          "execution exceeded its timeout of " + std::to_string(json_int(data, "timeoutMs")) + "ms",
+          false};
       ended = event.time;
       break;
   }
@@ -190,8 +197,8 @@ Json ExecutionState::to_json() const {
   if (!waiting_for.empty()) j["waitingFor"] = waiting_for;
   Json steps_json = Json::object();
   for (const auto& [path, s] : steps) {
-    Json sj{{"status", to_string(s.status)}, {"attempts", s.attempts},
-            {"durationMs", s.duration_ms}};
+    Json sj{
+        {"status", to_string(s.status)}, {"attempts", s.attempts}, {"durationMs", s.duration_ms}};
     if (!s.output.is_null()) sj["output"] = s.output;
     if (s.error && s.status != StepStatus::kSucceeded) sj["error"] = flowd::to_json(*s.error);
     if (!s.skip_reason.empty()) sj["skipReason"] = s.skip_reason;

@@ -74,8 +74,8 @@ awaitable<Result<Json>> race(asio::io_context& io, awaitable<Result<Json>> work,
   co_await state->timer.async_wait(asio::redirect_error(use_awaitable, ec));
   if (state->result) co_return std::move(*state->result);
   if (!ec) {
-    state->result = fail(ErrorCode::kTimeout,
-                         what + " timed out after " + format_duration(timeout), true);
+    state->result =
+        fail(ErrorCode::kTimeout, what + " timed out after " + format_duration(timeout), true);
     cancel->cancel();
     co_return *state->result;
   }
@@ -85,8 +85,8 @@ awaitable<Result<Json>> race(asio::io_context& io, awaitable<Result<Json>> work,
 
 }  // namespace
 
-Engine::Run::Run(Engine& engine, std::shared_ptr<const Definition> definition,
-                 StartOptions options, ExecutionDone done)
+Engine::Run::Run(Engine& engine, std::shared_ptr<const Definition> definition, StartOptions options,
+                 ExecutionDone done)
     : engine_(engine),
       io_(engine.io_),
       definition_(std::move(definition)),
@@ -211,19 +211,18 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_graph(const std::vector<Step
         if (started[i] || !ready(i)) continue;
         started[i] = 1;
         ++running;
-        asio::co_spawn(io_, run_node(steps[i], graph),
-                       [&, i](std::exception_ptr ep, NodeResult r) {
-                         if (ep) {
-                           r.outcome = Outcome::kFailed;
-                           r.error = Error{ErrorCode::kInternal, "engine error in step", false};
-                           r.step = graph.prefix + steps[i].id;
-                         }
-                         done[i] = 1;
-                         last_finished = i;
-                         --running;
-                         if (r.outcome == Outcome::kFailed && !failure) failure = std::move(r);
-                         changed_.notify_all();
-                       });
+        asio::co_spawn(io_, run_node(steps[i], graph), [&, i](std::exception_ptr ep, NodeResult r) {
+          if (ep) {
+            r.outcome = Outcome::kFailed;
+            r.error = Error{ErrorCode::kInternal, "engine error in step", false};
+            r.step = graph.prefix + steps[i].id;
+          }
+          done[i] = 1;
+          last_finished = i;
+          --running;
+          if (r.outcome == Outcome::kFailed && !failure) failure = std::move(r);
+          changed_.notify_all();
+        });
       }
     }
     bool all_done = std::all_of(done.begin(), done.end(), [](char d) { return d != 0; });
@@ -461,8 +460,7 @@ awaitable<void> Engine::Run::for_each_worker(ForEachJob& job) {
 
 // ---- one step body: action with retries, or group ------------------------------------------
 
-awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step,
-                                                         const StepBody& body,
+awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, const StepBody& body,
                                                          const std::string& path,
                                                          const Scope& scope, Json start_data,
                                                          int fallback_depth) {
@@ -529,9 +527,9 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step,
       co_return stopped_result();
     }
     bool retry = attempt < policy.max_attempts &&
-                 (policy.on.empty()
-                      ? error.retryable
-                      : std::find(policy.on.begin(), policy.on.end(), error.code) != policy.on.end());
+                 (policy.on.empty() ? error.retryable
+                                    : std::find(policy.on.begin(), policy.on.end(), error.code) !=
+                                          policy.on.end());
     if (retry) {
       Millis delay = retry_delay(policy, attempt);
       emit(EventType::kStepFailed, path, attempt,
@@ -549,8 +547,7 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step,
   }
 }
 
-awaitable<Engine::Run::NodeResult> Engine::Run::run_group(const StepDef& step,
-                                                          const StepBody& body,
+awaitable<Engine::Run::NodeResult> Engine::Run::run_group(const StepDef& step, const StepBody& body,
                                                           const std::string& path,
                                                           const Scope& scope, Json start_data,
                                                           int fallback_depth) {
@@ -584,8 +581,8 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_group(const StepDef& step,
 }
 
 awaitable<Engine::Run::NodeResult> Engine::Run::after_failure(const StepDef& step,
-                                                              const std::string& path,
-                                                              Error error, const Scope& scope,
+                                                              const std::string& path, Error error,
+                                                              const Scope& scope,
                                                               int fallback_depth) {
   NodeResult r;
   const Fallback& fb = step.fallback;
@@ -612,7 +609,9 @@ awaitable<Engine::Run::NodeResult> Engine::Run::after_failure(const StepDef& ste
         if (ar.outcome == Outcome::kStopped) co_return ar;
         if (ar.outcome == Outcome::kSucceeded) {
           emit(EventType::kStepFallbackUsed, path, 0,
-               {{"kind", "step"}, {"step", alt->id}, {"output", ar.output},
+               {{"kind", "step"},
+                {"step", alt->id},
+                {"output", ar.output},
                 {"error", to_json(error)}});
           r.output = std::move(ar.output);
           co_return r;
@@ -678,13 +677,12 @@ awaitable<Result<Json>> Engine::Run::run_sub_workflow(const std::string& path, i
       co_return fail(ErrorCode::kInvalidDefinition, where + ": bad ref '" + ref + "'");
     }
   }
-  auto child = engine_.deps_.definitions ? engine_.deps_.definitions->resolve(name, version)
-                                         : nullptr;
+  auto child =
+      engine_.deps_.definitions ? engine_.deps_.definitions->resolve(name, version) : nullptr;
   if (!child) co_return fail(ErrorCode::kNotFound, where + ": no workflow " + ref);
   if (options_.depth + 1 > kMaxSubWorkflowDepth)
-    co_return fail(ErrorCode::kInvalidDefinition,
-                   where + ": sub-workflows nest deeper than " +
-                       std::to_string(kMaxSubWorkflowDepth));
+    co_return fail(ErrorCode::kInvalidDefinition, where + ": sub-workflows nest deeper than " +
+                                                      std::to_string(kMaxSubWorkflowDepth));
   StartOptions child_options;
   child_options.execution_id = state_.id + "." + path + "." + std::to_string(attempt);
   child_options.input = with.value("input", Json::object());
@@ -783,9 +781,13 @@ void Engine::Run::stop(StopKind kind, std::string reason) {
   wake_all();
 }
 
-void Engine::Run::wake_all() { changed_.notify_all(); }
+void Engine::Run::wake_all() {
+  changed_.notify_all();
+}
 
-void Engine::Run::cancel(std::string reason) { stop(StopKind::kCancelled, std::move(reason)); }
+void Engine::Run::cancel(std::string reason) {
+  stop(StopKind::kCancelled, std::move(reason));
+}
 
 bool Engine::Run::pause(std::string reason) {
   if (finished_ || paused_ || state_.terminal() || stop_kind_ != StopKind::kNone) return false;
@@ -824,9 +826,8 @@ Millis Engine::Run::retry_delay(const RetryPolicy& policy, int attempt) {
                  std::pow(policy.multiplier, static_cast<double>(attempt - 1));
   delay = std::min(delay, static_cast<double>(policy.max_backoff.count()));
   if (policy.jitter > 0) {
-    double r = engine_.deps_.random
-                   ? engine_.deps_.random()
-                   : std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+    double r = engine_.deps_.random ? engine_.deps_.random()
+                                    : std::uniform_real_distribution<double>(0.0, 1.0)(random_);
     delay += delay * policy.jitter * r;
   }
   return Millis(static_cast<std::int64_t>(delay));

@@ -8,7 +8,9 @@ namespace {
 
 const char* kHeader = "apiVersion: flowd/v1\nkind: Workflow\nmetadata: {name: t, version: 1}\n";
 
-std::string wf(const std::string& spec) { return std::string(kHeader) + "spec:\n" + spec; }
+std::string wf(const std::string& spec) {
+  return std::string(kHeader) + "spec:\n" + spec;
+}
 
 }  // namespace
 
@@ -38,7 +40,8 @@ TEST_CASE("Sequential steps pass typed outputs through templates", "[engine][exe
   for (const char* id : {"a", "b", "c"}) CHECK(s.steps.at(id).attempts == 1);
 }
 
-TEST_CASE("Every state change is an event, in order, with gap-free versions", "[engine][executor]") {
+TEST_CASE("Every state change is an event, in order, with gap-free versions",
+          "[engine][executor]") {
   Harness h;
   auto s = h.run(wf(R"(
   steps:
@@ -46,10 +49,10 @@ TEST_CASE("Every state change is an event, in order, with gap-free versions", "[
     - {id: b, type: noop, dependsOn: [a]}
 )"));
   REQUIRE(s.status == flowd::ExecutionStatus::kCompleted);
-  CHECK(h.event_types(s.id) ==
-        std::vector<std::string>{"ExecutionStarted", "StepScheduled:a", "StepStarted:a",
-                                 "StepCompleted:a", "StepScheduled:b", "StepStarted:b",
-                                 "StepCompleted:b", "ExecutionCompleted"});
+  CHECK(h.event_types(s.id) == std::vector<std::string>{"ExecutionStarted", "StepScheduled:a",
+                                                        "StepStarted:a", "StepCompleted:a",
+                                                        "StepScheduled:b", "StepStarted:b",
+                                                        "StepCompleted:b", "ExecutionCompleted"});
   auto events = h.log.read(s.id);
   for (std::size_t i = 0; i < events.size(); ++i) {
     CHECK(events[i].version == static_cast<std::int64_t>(i + 1));

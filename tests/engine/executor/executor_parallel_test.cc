@@ -55,15 +55,18 @@ TEST_CASE("maxParallel bounds the steps running at once", "[engine][parallel]") 
 TEST_CASE("forEach honours its own maxParallel and aggregates outputs in item order",
           "[engine][forEach]") {
   Harness h;
-  auto id = h.start(h.load(wf(R"(
+  auto id = h.start(
+      h.load(wf(R"(
   steps:
     - id: each
       forEach: {items: "{{ input.items }}", as: it, maxParallel: 2}
       type: gate
       with: {sku: "{{ it.sku }}", i: "{{ index }}"}
 )")),
-                    Json{{"items", Json::array({{{"sku", "a"}}, {{"sku", "b"}}, {{"sku", "c"}},
-                                                {{"sku", "d"}}, {{"sku", "e"}}})}});
+      Json{
+          {"items",
+           Json::array(
+               {{{"sku", "a"}}, {{"sku", "b"}}, {{"sku", "c"}}, {{"sku", "d"}}, {{"sku", "e"}}})}});
   while (h.final_states.count(id) == 0) {
     h.run_until([&] { return !h.gate->waiting.empty() || h.final_states.count(id) == 1; });
     CHECK(h.gate->current <= 2);
@@ -83,7 +86,8 @@ TEST_CASE("forEach honours its own maxParallel and aggregates outputs in item or
   }
 }
 
-TEST_CASE("A forEach condition skips items; failures are counted, not hidden", "[engine][forEach]") {
+TEST_CASE("A forEach condition skips items; failures are counted, not hidden",
+          "[engine][forEach]") {
   Harness h;
   auto s = h.run(wf(R"(
   steps:
@@ -121,9 +125,9 @@ TEST_CASE("forEach over an empty list completes with zero counts", "[engine][for
 )"),
                  Json{{"items", Json::array()}});
   REQUIRE(s.status == flowd::ExecutionStatus::kCompleted);
-  CHECK(s.steps.at("each").output ==
-        Json{{"outputs", Json::array()}, {"itemCount", 0}, {"successCount", 0},
-             {"failureCount", 0}});
+  CHECK(
+      s.steps.at("each").output ==
+      Json{{"outputs", Json::array()}, {"itemCount", 0}, {"successCount", 0}, {"failureCount", 0}});
 }
 
 TEST_CASE("forEach items that are not a list fail the step clearly", "[engine][forEach]") {

@@ -60,16 +60,25 @@ TEST_CASE("Retry exhaustion fails the execution with the step's last error", "[e
   CHECK(s.steps.at("flaky").status == StepStatus::kFailed);
 }
 
-TEST_CASE("Only retryable errors, or the codes listed in retry.on, are retried", "[engine][retry]") {
+TEST_CASE("Only retryable errors, or the codes listed in retry.on, are retried",
+          "[engine][retry]") {
   struct Case {
     const char* step;
     int attempts;
   };
   for (const auto& c : std::vector<Case>{
-           {"{id: s, type: fail, with: {code: INVALID_INPUT}, retry: {maxAttempts: 3, backoff: 1ms}}", 1},
-           {"{id: s, type: fail, with: {code: EXTERNAL}, retry: {maxAttempts: 3, backoff: 1ms, on: [TIMEOUT]}}", 1},
-           {"{id: s, type: fail, with: {code: TIMEOUT}, retry: {maxAttempts: 3, backoff: 1ms, on: [TIMEOUT]}}", 3},
-           {"{id: s, type: fail, with: {code: NOT_FOUND}, retry: {maxAttempts: 2, backoff: 1ms, on: [NOT_FOUND]}}", 2},
+           {"{id: s, type: fail, with: {code: INVALID_INPUT}, retry: {maxAttempts: 3, backoff: "
+            "1ms}}",
+            1},
+           {"{id: s, type: fail, with: {code: EXTERNAL}, retry: {maxAttempts: 3, backoff: 1ms, on: "
+            "[TIMEOUT]}}",
+            1},
+           {"{id: s, type: fail, with: {code: TIMEOUT}, retry: {maxAttempts: 3, backoff: 1ms, on: "
+            "[TIMEOUT]}}",
+            3},
+           {"{id: s, type: fail, with: {code: NOT_FOUND}, retry: {maxAttempts: 2, backoff: 1ms, "
+            "on: [NOT_FOUND]}}",
+            2},
        }) {
     Harness h;
     auto s = h.run(wf(std::string("  steps:\n    - ") + c.step + "\n"));
@@ -247,7 +256,8 @@ TEST_CASE("Resume after a crash: finished steps are not re-run, a started one re
   flowd::AppendRequest seed{s.id, 0, history};
   second.log.append(seed, [](flowd::Result<std::int64_t> r) { REQUIRE(r); });
   std::optional<flowd::ExecutionState> done;
-  auto id = second.engine->resume(def, history, [&](const flowd::ExecutionState& st) { done = st; });
+  auto id =
+      second.engine->resume(def, history, [&](const flowd::ExecutionState& st) { done = st; });
   REQUIRE(id);
   CHECK(*id == s.id);
   second.run_until([&] { return done.has_value(); });

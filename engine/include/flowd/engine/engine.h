@@ -81,6 +81,7 @@ class Engine {
   bool resume_paused(std::string_view execution_id, Json input = nullptr);
 
   std::size_t running() const;
+  bool is_running(std::string_view execution_id) const;
   boost::asio::io_context& io() { return io_; }
 
   class Run;  // one execution in flight (engine/src/run.h)
