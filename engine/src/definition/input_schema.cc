@@ -246,7 +246,9 @@ std::vector<std::string> validate_with_schema(const valijson::Schema& schema, co
     out.push_back("/: nested deeper than " + std::to_string(kMaxInputDepth) + " levels");
     return out;
   }
-  valijson::Validator validator;
+  // One validator per thread: its cache of compiled `pattern` regexes is keyed by the pattern
+  // text, so it serves every schema, and compiling a regex per validation would be slow.
+  thread_local valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter adapter(value);
   bool ok = false;
