@@ -11,6 +11,8 @@ namespace flowd {
 
 const std::set<std::string>& builtin_step_types();  // step_runner.h
 
-const std::set<std::string>& builtin_step_types() { return definition::builtin_types(); }
+const std::set<std::string>& builtin_step_types() {
+  return definition::builtin_types();
+}
 
 }  // namespace flowd

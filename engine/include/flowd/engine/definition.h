@@ -18,7 +18,7 @@ namespace flowd {
 
 // Where a value came from: a YAML line/column (1-based) and the JSON pointer inside the document.
 struct SourceLocation {
-  int line = 0;    // 0 when unknown (JSON input gives pointers only)
+  int line = 0;  // 0 when unknown (JSON input gives pointers only)
   int column = 0;
   std::string pointer;  // "/spec/steps/2/dependsOn/0"
 };
@@ -28,15 +28,15 @@ struct RetryPolicy {
   Millis backoff{200};
   double multiplier = 2.0;
   Millis max_backoff{30'000};
-  double jitter = 0.0;           // 0..0.25, fraction of the delay added at random
-  std::vector<ErrorCode> on;     // empty: retry errors that say they are retryable
+  double jitter = 0.0;        // 0..0.25, fraction of the delay added at random
+  std::vector<ErrorCode> on;  // empty: retry errors that say they are retryable
 };
 
 struct Fallback {
   enum class Kind { kNone, kValue, kSkip, kStep };
   Kind kind = Kind::kNone;
-  Json value;            // kValue
-  std::string step;      // kStep: id of another step whose body runs instead
+  Json value;        // kValue
+  std::string step;  // kStep: id of another step whose body runs instead
 };
 
 struct StepDef;
@@ -44,10 +44,10 @@ struct StepDef;
 // What a step (or a switch case, or a forEach item) runs: one action (`type` + `with`) or an
 // inline group of steps (`steps:`), whose output is `output` rendered, else the last step's.
 struct StepBody {
-  std::string type;                       // empty when `steps` is used
+  std::string type;  // empty when `steps` is used
   JsonTemplate with;
-  std::vector<StepDef> steps;             // inline group
-  std::optional<JsonTemplate> output;     // group output
+  std::vector<StepDef> steps;          // inline group
+  std::optional<JsonTemplate> output;  // group output
   SourceLocation location;
 };
 

@@ -62,7 +62,7 @@ struct ExecutionState {
   std::string waiting_for;  // missing path while kWaiting
   TimePoint started{};
   TimePoint ended{};
-  std::int64_t version = 0;  // events applied
+  std::int64_t version = 0;                             // events applied
   std::map<std::string, StepState, std::less<>> steps;  // by step path
 
   void apply(const Event& event);

@@ -69,8 +69,8 @@ class Template {
 
  private:
   struct Part {
-    std::string literal;         // used when reference < 0
-    int reference = -1;          // index into references_
+    std::string literal;  // used when reference < 0
+    int reference = -1;   // index into references_
   };
   std::string text_;
   std::vector<Part> parts_;

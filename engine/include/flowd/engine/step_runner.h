@@ -2,7 +2,6 @@
 // StepRunner is the seam through which a step does its work: `http`, `transform`, `sleep`, `log`,
 // `noop`, `fail` are built in, and anything registered by name in a StepRegistry plugs in the same
 // way. Runners run on the engine's io_context thread and must never block it.
-#include <utility>  // before Asio: boost/asio/awaitable.hpp uses std::exchange
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <functional>
@@ -11,6 +10,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>  // before Asio: boost/asio/awaitable.hpp uses std::exchange
 #include <vector>
 
 #include "flowd/engine/duration.h"
