@@ -181,22 +181,36 @@ void DurableRunner::process_commands() {
     std::promise<std::string> verdict;
     auto future = verdict.get_future();
     asio::post(io_, [this, &command, &verdict] {
-      bool ok = false;
-      std::string reason = command.payload.value("reason", std::string());
-      if (command.command == "pause") {
-        ok = engine_->pause(command.execution_id, reason);
-      } else if (command.command == "resume") {
-        ok = engine_->resume_paused(command.execution_id, command.payload.value("input", Json()));
-      } else if (command.command == "cancel") {
-        ok = engine_->cancel(command.execution_id,
-                             reason.empty() ? "cancelled by " + command.actor : reason);
+      try {
+        apply_command(command, verdict);
+      } catch (const std::exception& e) {
+        verdict.set_value(std::string("rejected: ") + e.what());
       }
-      verdict.set_value(ok ? "applied" : "not applicable in the execution's current state");
     });
     std::string result = future.get();
     if (auto marked = commands_.mark_processed(command.id, result); !marked)
       log("warn", "cannot mark command: " + marked.error().message);
     log("info", command.command + ": " + result, {{"execution", command.execution_id}});
+  }
+}
+
+void DurableRunner::apply_command(const eventstore::ExecutionCommand& command,
+                                  std::promise<std::string>& verdict) {
+  {
+    {
+      bool ok = false;
+      const Json payload = command.payload.is_object() ? command.payload : Json::object();
+      std::string reason = payload.value("reason", std::string());
+      if (command.command == "pause") {
+        ok = engine_->pause(command.execution_id, reason);
+      } else if (command.command == "resume") {
+        ok = engine_->resume_paused(command.execution_id, payload.value("input", Json()));
+      } else if (command.command == "cancel") {
+        ok = engine_->cancel(command.execution_id,
+                             reason.empty() ? "cancelled by " + command.actor : reason);
+      }
+      verdict.set_value(ok ? "applied" : "not applicable in the execution's current state");
+    }
   }
 }
 

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -54,6 +55,10 @@ class DurableRunner {
   void recover_owned();
   void resume_all(const std::vector<std::string>& ids);
   void process_commands();
+  // On the engine thread; value() throws on a non-string reason: the caller turns it into a
+  // verdict.
+  void apply_command(const eventstore::ExecutionCommand& command,
+                     std::promise<std::string>& verdict);
   void enqueue(std::function<void()> job);
   void log(std::string_view level, const std::string& message, const Json& fields = {});
 

@@ -139,7 +139,7 @@ awaitable<void> Engine::Run::main(bool resumed) {
   }
   deadline_.cancel();
 
-  if (stop_kind_ == StopKind::kLogFailed) {
+  if (log_failed_) {
     finish();
     co_return;
   }
@@ -363,7 +363,12 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_for_each(const StepDef& step
   std::size_t workers = std::min(limit, count);
   job.active = static_cast<int>(workers);
   for (std::size_t w = 0; w < workers; ++w)
-    asio::co_spawn(io_, for_each_worker(job), asio::detached);
+    asio::co_spawn(io_, for_each_worker(job), [this, &job](std::exception_ptr ep) {
+      if (!ep) return;
+      // A worker that threw never counted itself out: do it here so the step cannot hang.
+      if (!job.first_error) job.first_error = Error{ErrorCode::kInternal, "forEach worker error"};
+      if (--job.active == 0) changed_.notify_all();
+    });
   while (job.active > 0) co_await changed_.wait();
   std::vector<Json>& outputs = job.outputs;
   std::vector<Outcome>& outcomes = job.outcomes;
@@ -502,8 +507,12 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
     Json data = start_data;
     data["idempotencyKey"] = idempotency_key(state_.id, path, attempt);
     emit(EventType::kStepStarted, path, attempt, std::move(data));
-    if (!co_await flush()) {
+    if (!co_await flush() || stop_kind_ != StopKind::kNone) {
       slots_.release();
+      if (stop_kind_ != StopKind::kLogFailed && !log_failed_) {
+        Error stopped{ErrorCode::kCancelled, stop_reason_, false};
+        emit(EventType::kStepFailed, path, attempt, {{"error", to_json(stopped)}, {"final", true}});
+      }
       co_return stopped_result();
     }
     auto began = std::chrono::steady_clock::now();
@@ -536,7 +545,7 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
            {{"error", to_json(error)}, {"durationMs", took}, {"final", false}});
       emit(EventType::kStepRetryScheduled, path, attempt,
            {{"delayMs", delay.count()}, {"nextAttempt", attempt + 1}});
-      if (!co_await flush()) co_return stopped_result();
+      if (!co_await flush() || stop_kind_ != StopKind::kNone) co_return stopped_result();
       co_await sleep(delay);
       if (stop_kind_ != StopKind::kNone) co_return stopped_result();
       continue;
@@ -734,7 +743,7 @@ void Engine::Run::emit(EventType type, const std::string& path, int attempt, Jso
 }
 
 void Engine::Run::start_append() {
-  if (append_in_flight_ || pending_.empty() || stop_kind_ == StopKind::kLogFailed) return;
+  if (append_in_flight_ || pending_.empty() || log_failed_) return;
   append_in_flight_ = true;
   AppendRequest request;
   request.execution_id = state_.id;
@@ -754,6 +763,7 @@ void Engine::Run::start_append() {
         self->start_append();
       } else {
         self->log_error_ = result.error();
+        self->log_failed_ = true;  // even when already stopping: nothing more may be written
         self->stop(StopKind::kLogFailed, "event log append failed: " + result.error().message);
       }
       self->durable_.notify_all();
@@ -763,11 +773,11 @@ void Engine::Run::start_append() {
 
 awaitable<bool> Engine::Run::flush() {
   const std::int64_t target = state_.version;
-  while (durable_version_ < target && stop_kind_ != StopKind::kLogFailed) {
+  while (durable_version_ < target && !log_failed_) {
     start_append();
     co_await durable_.wait();
   }
-  co_return stop_kind_ != StopKind::kLogFailed;
+  co_return !log_failed_;
 }
 
 // ---- control --------------------------------------------------------------------------------

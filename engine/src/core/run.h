@@ -120,6 +120,7 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run> {
   StopKind stop_kind_ = StopKind::kNone;
   std::string stop_reason_;
   Error log_error_;
+  bool log_failed_ = false;  // an append failed: the run writes nothing more
   std::list<std::shared_ptr<CancelSignal>> active_;  // attempts and waits stop() interrupts
   boost::asio::steady_timer deadline_;
   std::mt19937_64 random_;
