@@ -12,13 +12,15 @@
 // Needs FLOWD_BENCH_DATABASE_URL (scripts/bench starts a private server with scripts/pg); creates
 // and drops its own database there. Options: --events N (append phase, default 200000),
 // --inflight N (concurrent executions, default 500), --replay-events N (default 1000000),
-// --skip-replay. Ends with `FIGURE <name> <value> <unit>` lines.
+// --batch-wait-us N (the appender's linger), --skip-replay. Ends with `FIGURE <name> <value>
+// <unit>` lines.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -49,6 +51,7 @@ struct Options {
   int inflight = 500;
   std::int64_t replay_events = 1'000'000;
   bool replay = true;
+  std::int64_t batch_wait_us = -1;  // StoreOptions::max_batch_wait; default when negative
 };
 
 std::vector<std::pair<std::string, std::string>> figures;  // name, "value unit"
@@ -129,69 +132,75 @@ struct AppendRun {
   std::string error;
 };
 
+// The engine's side is one "engine" thread: it builds each execution's events and submits the
+// next append when the previous one is durable. Store callbacks (on the appender thread) only hand
+// the chain back to it, as the real engine posts to its executor.
 AppendRun run_appends(EventStore& store, const Options& options) {
-  std::mutex mutex;
-  std::condition_variable finished;
-  std::atomic<std::int64_t> submitted_events{0};
-  std::atomic<std::int64_t> executions{0};
-  std::atomic<int> active{0};
-  std::atomic<int> next_n{0};
-  std::string error;
-
   struct Chain {
     std::string id;
     std::vector<std::vector<Event>> appends;
     std::size_t next = 0;
     std::int64_t version = 0;
   };
-  std::function<void()> start_one;
-  std::function<void(std::shared_ptr<Chain>)> advance = [&](std::shared_ptr<Chain> chain) {
-    auto events = chain->appends[chain->next++];
-    const std::int64_t count = static_cast<std::int64_t>(events.size());
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<std::shared_ptr<Chain>> runnable;  // GUARDED_BY(mutex); nullptr: start a new one
+  std::string error;                            // GUARDED_BY(mutex)
+  std::int64_t executions = 0;                  // engine thread only
+  std::int64_t started = 0;                     // engine thread only
+  std::int64_t in_flight = 0;                   // engine thread only
+  const std::int64_t limit = options.events / 11;
+
+  auto post = [&](std::shared_ptr<Chain> chain) {
+    std::lock_guard lock(mutex);
+    runnable.push_back(std::move(chain));
+    ready.notify_one();
+  };
+  auto submit = [&](const std::shared_ptr<Chain>& chain) {
+    auto events = std::move(chain->appends[chain->next++]);
     store.append(AppendRequest{chain->id, chain->version, std::move(events)}, Json::object(),
-                 [&, chain, count](StoreResult<std::int64_t> r) {
+                 [&, chain](StoreResult<std::int64_t> r) {
                    if (!r) {
                      std::lock_guard lock(mutex);
                      if (error.empty()) error = r.error().message;
+                     chain->next = chain->appends.size();
                    } else {
                      chain->version = *r;
                    }
-                   if (r && chain->next < chain->appends.size()) {
-                     advance(chain);
-                     return;
-                   }
-                   (void)count;
-                   executions.fetch_add(1);
-                   start_one();
+                   post(chain);
                  });
   };
-  start_one = [&] {
-    const int n = next_n.fetch_add(1);
-    const std::int64_t per = 11;
-    if (submitted_events.fetch_add(per) + per > options.events) {
-      if (active.fetch_sub(1) == 1) {
-        std::lock_guard lock(mutex);
-        finished.notify_all();
-      }
-      return;
-    }
+  auto start_new = [&] {
     auto chain = std::make_shared<Chain>();
-    chain->id = "bench-" + std::to_string(n);
-    chain->appends = execution_appends(chain->id, n);
-    advance(chain);
+    chain->id = "bench-" + std::to_string(started);
+    chain->appends = execution_appends(chain->id, static_cast<int>(started));
+    ++started;
+    ++in_flight;
+    submit(chain);
   };
 
   const auto t0 = std::chrono::steady_clock::now();
-  active = options.inflight;
-  for (int i = 0; i < options.inflight; ++i) start_one();
-  {
-    std::unique_lock lock(mutex);
-    finished.wait(lock, [&] { return active.load() == 0; });
+  while (started < limit && in_flight < options.inflight) start_new();
+  while (in_flight > 0) {
+    std::shared_ptr<Chain> chain;
+    {
+      std::unique_lock lock(mutex);
+      ready.wait(lock, [&] { return !runnable.empty(); });
+      chain = std::move(runnable.front());
+      runnable.pop_front();
+    }
+    if (chain->next < chain->appends.size()) {
+      submit(chain);
+      continue;
+    }
+    --in_flight;
+    ++executions;
+    if (started < limit) start_new();
   }
   AppendRun run;
   run.seconds = Seconds(std::chrono::steady_clock::now() - t0).count();
-  run.executions = executions.load();
-  run.events = run.executions * 11;
+  run.executions = executions;
+  run.events = executions * 11;
   run.stats = store.appender_stats();
   run.error = error;
   return run;
@@ -364,6 +373,22 @@ void generate_log(pqxx::connection& conn, std::int64_t total, bool one_stream) {
   flush(true);
 }
 
+// WAL written by the whole server since `before` (records, full-page images, MB): where a write
+// path's cost goes.
+struct Wal {
+  double records = 0, fpi = 0, bytes = 0;
+};
+Wal wal_now(pqxx::connection& conn) {
+  const auto row =
+      pqxx::nontransaction(conn).exec("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")[0];
+  return Wal{row[0].as<double>(), row[1].as<double>(), row[2].as<double>()};
+}
+void print_wal(const char* what, const Wal& before, const Wal& after, double events) {
+  std::printf("  WAL %-26s %.1f records/event, %.2f FPI/event, %.0f bytes/event\n", what,
+              (after.records - before.records) / events, (after.fpi - before.fpi) / events,
+              (after.bytes - before.bytes) / events);
+}
+
 double fold_global(EventStore& store, std::int64_t& folded, std::int64_t& states) {
   std::unordered_map<std::string, flowd::ExecutionState> live;
   Position position;
@@ -407,6 +432,8 @@ int main(int argc, char** argv) {
       options.inflight = static_cast<int>(next());
     } else if (arg == "--replay-events") {
       options.replay_events = next();
+    } else if (arg == "--batch-wait-us") {
+      options.batch_wait_us = next();
     } else if (arg == "--skip-replay") {
       options.replay = false;
     } else {
@@ -441,6 +468,9 @@ int main(int argc, char** argv) {
 
     StoreOptions store_options;
     store_options.url = url;
+    if (options.batch_wait_us >= 0) {
+      store_options.max_batch_wait = std::chrono::microseconds(options.batch_wait_us);
+    }
     auto opened = EventStore::open(store_options);
     if (!opened) throw std::runtime_error(opened.error().message);
     auto& store = **opened;
@@ -460,7 +490,9 @@ int main(int argc, char** argv) {
       pqxx::nontransaction(conn).exec("CHECKPOINT");
     }
     const auto before = store.appender_stats();
+    const Wal wal_before = wal_now(conn);
     AppendRun run = run_appends(store, options);
+    const Wal wal_store = wal_now(conn);
     if (!run.error.empty()) throw std::runtime_error("append failed: " + run.error);
     const double batches = static_cast<double>(run.stats.batches - before.batches);
     const double store_rate = static_cast<double>(run.events) / run.seconds;
@@ -473,6 +505,20 @@ int main(int argc, char** argv) {
            static_cast<double>(run.stats.requests - before.requests) / run.seconds, "appends/s");
     figure("eventstore_batch_events_avg", static_cast<double>(run.events) / batches, "events");
     figure("eventstore_commits_per_s", batches / run.seconds, "commits/s");
+    {
+      const auto& a = run.stats;
+      const double per_batch = batches > 0 ? 1.0 / batches : 0;
+      auto ms = [&](std::uint64_t now, std::uint64_t then) {
+        return static_cast<double>(now - then) * per_batch / 1000;
+      };
+      std::printf(
+          "  appender ms per batch: check %.2f, build %.2f, streams %.2f, copy %.2f, "
+          "projection %.2f, commit %.2f, callbacks %.2f\n",
+          ms(a.check_us, before.check_us), ms(a.build_us, before.build_us),
+          ms(a.streams_us, before.streams_us), ms(a.copy_us, before.copy_us),
+          ms(a.projection_us, before.projection_us), ms(a.commit_us, before.commit_us),
+          ms(a.callback_us, before.callback_us));
+    }
 
     pqxx::nontransaction(conn).exec("CHECKPOINT");
     RawRows rows = read_rows(conn);
@@ -480,9 +526,25 @@ int main(int argc, char** argv) {
       throw std::runtime_error("read back " + std::to_string(rows.rows) + " rows, expected " +
                                std::to_string(run.events));
     }
+    const Wal wal_single_before = wal_now(conn);
     const double single = raw_copy_single(conn, rows);
+    const Wal wal_single = wal_now(conn);
     pqxx::nontransaction(conn).exec("CHECKPOINT");
+    const Wal wal_batched_before = wal_now(conn);
     const double batched = raw_copy_batched(conn, rows);
+    const Wal wal_batched = wal_now(conn);
+    const double n = static_cast<double>(rows.rows);
+    print_wal("through the store:", wal_before, wal_store, n);
+    print_wal("raw COPY, one tx:", wal_single_before, wal_single, n);
+    print_wal("raw COPY, same commits:", wal_batched_before, wal_batched, n);
+    {
+      const auto hot = pqxx::nontransaction(conn).exec(
+          "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+          "WHERE relname IN ('streams', 'executions') ORDER BY relname");
+      for (const auto& row : hot) {
+        std::printf("  %-12s %s updates, %s HOT\n", row[0].c_str(), row[1].c_str(), row[2].c_str());
+      }
+    }
     const double single_rate = static_cast<double>(rows.rows) / single;
     const double batched_rate = static_cast<double>(rows.rows) / batched;
     std::printf("raw COPY of the same %lld rows into an identical table:\n",

@@ -1,6 +1,7 @@
 #include "appender.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <unordered_map>
 
@@ -25,43 +26,65 @@ const std::vector<std::string> kEventColumns = {"stream_id", "stream_version", "
                                                 "attempt",   "occurred_at",    "data", "metadata"};
 
 // Statements of the appender connection. Constant SQL; every value is a parameter.
-constexpr const char* kLockStreams =
-    "SELECT stream_id, version FROM streams WHERE stream_id = ANY($1::text[]) "
-    "ORDER BY stream_id FOR UPDATE";
+// Versions are read without locking; the conditional UPDATE below takes the row locks and fails
+// (fewer rows returned) when another writer moved a stream in between: the batch is then re-run.
+// Locking at read time (FOR UPDATE) would write a WAL record per row for nothing.
+constexpr const char* kReadStreams =
+    "SELECT stream_id, version FROM streams WHERE stream_id = ANY($1::text[])";
 constexpr const char* kFindDedupe =
     "SELECT dedupe_key, id, version FROM executions WHERE dedupe_key = ANY($1::text[])";
 constexpr const char* kInsertStreams =
     "INSERT INTO streams (stream_id, version) SELECT * FROM unnest($1::text[], $2::bigint[])";
 constexpr const char* kUpdateStreams =
     "UPDATE streams s SET version = u.version "
-    "FROM unnest($1::text[], $2::bigint[]) AS u(stream_id, version) "
-    "WHERE s.stream_id = u.stream_id";
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(stream_id, expected, version) "
+    "WHERE s.stream_id = u.stream_id AND s.version = u.expected RETURNING s.stream_id";
 constexpr const char* kInsertExecutions =
     "INSERT INTO executions (id, workflow, workflow_version, version, status, terminal, "
-    " dedupe_key, started_at, ended_at, current_step, error, retry_of, parent, owner, lease_until) "
+    " dedupe_key, started_at, ended_at, current_step, current_event, current_attempt, error, "
+    " retry_of, parent, owner, lease_until) "
     "SELECT u.id, u.workflow, u.wv, u.version, u.status, u.terminal, u.dedupe, "
-    " flowd_ts(u.started), flowd_ts(u.ended), u.step, u.error, u.retry_of, u.parent, $14::text, "
-    " CASE WHEN $14::text IS NULL THEN NULL ELSE now() + $15::bigint * interval '1 millisecond' "
-    "END "
+    " flowd_ts(u.started), flowd_ts(u.ended), u.step, u.event, u.attempt, u.error, u.retry_of, "
+    " u.parent, $16::text, "
+    " CASE WHEN $16::text IS NULL THEN NULL ELSE now() + $17::bigint * interval '1 ms' END "
     "FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::bool[], "
-    " $7::text[], $8::bigint[], $9::bigint[], $10::jsonb[], $11::jsonb[], $12::text[], "
-    "$13::text[]) "
-    " AS u(id, workflow, wv, version, status, terminal, dedupe, started, ended, step, error, "
-    " retry_of, parent)";
+    " $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::int[], "
+    " $13::jsonb[], $14::text[], $15::text[]) "
+    " AS u(id, workflow, wv, version, status, terminal, dedupe, started, ended, step, event, "
+    " attempt, error, retry_of, parent)";
+// One row per execution touched by the batch; NULL leaves a column as it is.
 constexpr const char* kUpdateExecutions =
     "UPDATE executions e SET version = u.version, status = COALESCE(u.status, e.status), "
     " terminal = e.terminal OR u.terminal, ended_at = COALESCE(flowd_ts(u.ended), e.ended_at), "
-    " current_step = COALESCE(u.step, e.current_step), error = COALESCE(u.error, e.error), "
-    " updated_at = now() "
-    "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bool[], $5::bigint[], $6::jsonb[], "
-    " $7::jsonb[]) AS u(id, version, status, terminal, ended, step, error) "
+    " current_step = COALESCE(u.step, e.current_step), "
+    " current_event = COALESCE(u.event, e.current_event), "
+    " current_attempt = CASE WHEN u.step IS NULL THEN e.current_attempt ELSE u.attempt END, "
+    " error = COALESCE(u.error, e.error), updated_at = now() "
+    "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bool[], $5::bigint[], $6::text[], "
+    " $7::text[], $8::int[], $9::jsonb[]) "
+    " AS u(id, version, status, terminal, ended, step, event, attempt, error) "
     "WHERE e.id = u.id";
 constexpr const char* kNotify = "SELECT pg_notify($1, '')";
 
+// Adds the microseconds since `since` to `counter` and restarts `since`.
+void lap(std::atomic<std::uint64_t>& counter, std::chrono::steady_clock::time_point& since) {
+  const auto now = std::chrono::steady_clock::now();
+  counter.fetch_add(static_cast<std::uint64_t>(
+                        std::chrono::duration_cast<std::chrono::microseconds>(now - since).count()),
+                    std::memory_order_relaxed);
+  since = now;
+}
+
 struct StreamState {
-  std::int64_t version = 0;
-  bool exists = false;   // has a row in `streams`
-  bool touched = false;  // this batch appends to it
+  std::int64_t read = 0;     // version read at the start of the transaction
+  std::int64_t version = 0;  // version after this batch's accepted requests
+  bool exists = false;       // has a row in `streams`
+  bool touched = false;      // this batch appends to it
+};
+
+// Another writer changed a stream between our read and our update: re-run the batch.
+struct RaceLost : std::runtime_error {
+  RaceLost() : std::runtime_error("a concurrent writer changed a stream of this batch") {}
 };
 
 std::string conflict_message(const AppendRequest& request, std::int64_t actual) {
@@ -122,11 +145,18 @@ AppenderStats Appender::stats() const {
   s.duplicates = duplicates_.load();
   s.failures = failures_.load();
   s.max_batch_events = max_batch_events_.load();
+  s.build_us = build_us_.load();
+  s.check_us = check_us_.load();
+  s.streams_us = streams_us_.load();
+  s.copy_us = copy_us_.load();
+  s.projection_us = projection_us_.load();
+  s.commit_us = commit_us_.load();
+  s.callback_us = callback_us_.load();
   return s;
 }
 
 void Appender::prepare_statements() {
-  conn_->prepare("flowd_lock_streams", kLockStreams);
+  conn_->prepare("flowd_read_streams", kReadStreams);
   conn_->prepare("flowd_find_dedupe", kFindDedupe);
   conn_->prepare("flowd_insert_streams", kInsertStreams);
   conn_->prepare("flowd_update_streams", kUpdateStreams);
@@ -203,10 +233,12 @@ void Appender::process(std::vector<PendingAppend>& batch) {
       const bool broken = breaks_connection(e) || !conn_->is_open();
       if (broken) conn_.reset();
       const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
-      if (!broken && sql != nullptr && is_retryable_race(*sql) && attempt < kMaxRaceAttempts) {
+      const bool lost = dynamic_cast<const RaceLost*>(&e) != nullptr;
+      if (!broken && (lost || (sql != nullptr && is_retryable_race(*sql))) &&
+          attempt < kMaxRaceAttempts) {
         continue;  // another instance won a race; the next attempt sees its commit
       }
-      if (!broken && sql != nullptr && batch.size() > 1) {
+      if (!broken && (sql != nullptr || lost) && batch.size() > 1) {
         // One request is bad (as data, or it keeps colliding): give each its own transaction so
         // only the culprit fails.
         for (auto& request : batch) {
@@ -226,6 +258,7 @@ void Appender::process(std::vector<PendingAppend>& batch) {
 
 void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes) {
   std::fill(outcomes.begin(), outcomes.end(), Outcome{});
+  auto clock = std::chrono::steady_clock::now();
   pqxx::work tx(*conn_);
 
   // 1. Lock and read the streams; look up dedupe keys.
@@ -244,9 +277,9 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
   {
     ArrayLiteral stream_array;
     for (const auto& entry : streams) stream_array.add(std::string_view(entry.first));
-    for (const auto& row : tx.exec_prepared("flowd_lock_streams", stream_array.str())) {
+    for (const auto& row : tx.exec_prepared("flowd_read_streams", stream_array.str())) {
       auto& state = streams[row[0].as<std::string>()];
-      state.version = row[1].as<std::int64_t>();
+      state.read = state.version = row[1].as<std::int64_t>();
       state.exists = true;
     }
   }
@@ -260,6 +293,8 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
       used[row[0].as<std::string>()] = Used{row[1].as<std::string>(), row[2].as<std::int64_t>()};
     }
   }
+
+  lap(check_us_, clock);
 
   // 2. Decide, assign versions, build the COPY text and the projection deltas.
   std::map<std::string, ProjectionDelta> deltas;  // by execution id
@@ -355,6 +390,7 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
       outcome.version = streams[stream_name(outcome.existing_id)].version;
     }
   }
+  lap(build_us_, clock);
   if (events == 0) {
     tx.abort();  // nothing to write: only checks and rejections
     return;
@@ -362,27 +398,41 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
 
   // 3. Streams, events, projections, notification.
   {
-    ArrayLiteral new_ids, new_versions, old_ids, old_versions;
-    for (const auto& [name, state] : streams) {
+    ArrayLiteral new_ids, new_versions, old_ids, old_expected, old_versions;
+    std::size_t updates = 0;
+    for (const auto& [name, state] : streams) {  // in stream order: one lock order everywhere
       if (!state.touched) continue;
-      (state.exists ? old_ids : new_ids).add(std::string_view(name));
-      (state.exists ? old_versions : new_versions).add(state.version);
+      if (state.exists) {
+        old_ids.add(std::string_view(name));
+        old_expected.add(state.read);
+        old_versions.add(state.version);
+        ++updates;
+      } else {
+        new_ids.add(std::string_view(name));
+        new_versions.add(state.version);
+      }
     }
     if (!new_ids.empty()) {
+      // A concurrent creator of the same stream makes this fail (unique violation): re-run.
       tx.exec_prepared("flowd_insert_streams", new_ids.str(), new_versions.str());
     }
-    if (!old_ids.empty()) {
-      tx.exec_prepared("flowd_update_streams", old_ids.str(), old_versions.str());
+    if (updates > 0) {
+      const auto moved = tx.exec_prepared("flowd_update_streams", old_ids.str(), old_expected.str(),
+                                          old_versions.str());
+      if (moved.size() != updates) throw RaceLost();
     }
   }
+  lap(streams_us_, clock);
   copy.pop_back();  // the last newline
   copy_rows(tx, "events", kEventColumns, copy);
+  lap(copy_us_, clock);
   {
-    ArrayLiteral ins[13];
-    ArrayLiteral upd[7];
+    ArrayLiteral ins[15];
+    ArrayLiteral upd[9];
     for (const auto& [id, d] : deltas) {
       const std::optional<std::string> status =
           d.status ? std::optional<std::string>(std::string(to_string(*d.status))) : std::nullopt;
+      ArrayLiteral* step = nullptr;  // the step, event, attempt triple
       if (d.started) {
         ins[0].add(std::string_view(id));
         ins[1].add(std::string_view(d.workflow));
@@ -393,18 +443,27 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
         ins[6].add(d.dedupe_key);
         ins[7].add(d.started_at_us);
         ins[8].add(d.ended_at_us);
-        add_optional_json(ins[9], d.current_step);
-        add_optional_json(ins[10], d.error);
-        ins[11].add(d.retry_of);
-        ins[12].add(d.parent);
+        step = &ins[9];
+        add_optional_json(ins[12], d.error);
+        ins[13].add(d.retry_of);
+        ins[14].add(d.parent);
       } else {
         upd[0].add(std::string_view(id));
         upd[1].add(d.version);
         upd[2].add(status);
         upd[3].add(d.terminal);
         upd[4].add(d.ended_at_us);
-        add_optional_json(upd[5], d.current_step);
-        add_optional_json(upd[6], d.error);
+        step = &upd[5];
+        add_optional_json(upd[8], d.error);
+      }
+      if (d.current_step) {
+        step[0].add(std::string_view(d.current_step->step));
+        step[1].add(std::string_view(d.current_step->event));
+        step[2].add(static_cast<std::int64_t>(d.current_step->attempt));
+      } else {
+        step[0].add_null();
+        step[1].add_null();
+        step[2].add_null();
       }
     }
     if (!ins[0].empty()) {
@@ -412,15 +471,19 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
       tx.exec_prepared("flowd_insert_executions", ins[0].str(), ins[1].str(), ins[2].str(),
                        ins[3].str(), ins[4].str(), ins[5].str(), ins[6].str(), ins[7].str(),
                        ins[8].str(), ins[9].str(), ins[10].str(), ins[11].str(), ins[12].str(),
-                       owner, static_cast<std::int64_t>(options_.lease_ttl.count()));
+                       ins[13].str(), ins[14].str(), owner,
+                       static_cast<std::int64_t>(options_.lease_ttl.count()));
     }
     if (!upd[0].empty()) {
       tx.exec_prepared("flowd_update_executions", upd[0].str(), upd[1].str(), upd[2].str(),
-                       upd[3].str(), upd[4].str(), upd[5].str(), upd[6].str());
+                       upd[3].str(), upd[4].str(), upd[5].str(), upd[6].str(), upd[7].str(),
+                       upd[8].str());
     }
   }
   tx.exec_prepared("flowd_notify", options_.notify_channel);
+  lap(projection_us_, clock);
   tx.commit();
+  lap(commit_us_, clock);
 
   batches_.fetch_add(1, std::memory_order_relaxed);
   events_.fetch_add(events, std::memory_order_relaxed);
@@ -430,6 +493,7 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
 }
 
 void Appender::deliver(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes) {
+  auto clock = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < batch.size(); ++i) {
     PendingAppend& request = batch[i];
     Outcome& outcome = outcomes[i];
@@ -470,6 +534,7 @@ void Appender::deliver(std::vector<PendingAppend>& batch, std::vector<Outcome>& 
       }
     }
   }
+  lap(callback_us_, clock);
 }
 
 }  // namespace flowd::eventstore::detail

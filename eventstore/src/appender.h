@@ -4,19 +4,21 @@
 // previous commit (up to max_batch_events; when under load it waits up to max_batch_wait for more)
 // and writes it in ONE transaction:
 //
-//   1. lock the batch's stream rows (SELECT ... FOR UPDATE, in stream order) and read versions;
-//      look up the dedupe keys of the batch's ExecutionStarted events;
+//   1. read the batch's stream versions and look up the dedupe keys of its ExecutionStarted
+//      events (no locks yet);
 //   2. decide per request in queue order: expected version == current -> accepted (versions
 //      assigned, later requests of the same stream chain on it); otherwise conflict; a used dedupe
 //      key -> duplicate. Rejected requests write nothing;
-//   3. insert / update the streams rows, COPY the events, insert / update the executions
+//   3. insert new streams rows and update the others conditionally (version still as read, in
+//      stream order, which takes the row locks), COPY the events, insert / update the executions
 //      projection, NOTIFY the channel, COMMIT;
 //   4. run every callback once.
 //
-// A race with another instance (unique violation, serialisation failure, deadlock) re-runs the
-// batch; a request PostgreSQL rejects as data re-runs the batch one request per transaction so only
-// that request fails. A broken connection fails the batch (unavailable, or unknown_outcome when it
-// broke during COMMIT) and is re-opened for the next batch.
+// A race with another instance (a stream moved since it was read, unique violation, serialisation
+// failure, deadlock) re-runs the batch; a request PostgreSQL rejects as data re-runs the batch one
+// request per transaction so only that request fails. A broken connection fails the batch
+// (unavailable, or unknown_outcome when it broke during COMMIT) and is re-opened for the next
+// batch.
 //
 // Lifecycle: constructed by EventStore::open(); stop() answers everything queued, then joins.
 #include <atomic>
@@ -77,6 +79,8 @@ class Appender {
 
   std::atomic<std::uint64_t> batches_{0}, requests_{0}, events_{0}, conflicts_{0}, duplicates_{0},
       failures_{0}, max_batch_events_{0};
+  std::atomic<std::uint64_t> check_us_{0}, build_us_{0}, streams_us_{0}, copy_us_{0},
+      projection_us_{0}, commit_us_{0}, callback_us_{0};
 };
 
 }  // namespace flowd::eventstore::detail

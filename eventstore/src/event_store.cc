@@ -236,7 +236,7 @@ StoreResult<ExecutionState> EventStore::load_state(const std::string& execution_
             event.type = *type;
             if (!row[2].is_null()) event.step.assign(row[2].c_str(), row[2].size());
             if (!row[3].is_null()) event.attempt = row[3].as<int>();
-            event.time = detail::from_micros(row[4].as<std::int64_t>());
+            event.time = detail::time_field(row[4]);
             event.data = detail::parse_json(row[5]);
             state.apply(event);
             state.version = event.version;

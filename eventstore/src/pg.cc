@@ -17,6 +17,7 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url,
   // Constants only: no caller data in these statements.
   pqxx::nontransaction setup(*conn);
   setup.exec("SET TIME ZONE 'UTC'");
+  setup.exec("SET DateStyle = 'ISO'");
   setup.exec("SET client_encoding = 'UTF8'");
   setup.exec_params("SELECT set_config('application_name', $1, false)",
                     std::string(application_name));
@@ -44,6 +45,11 @@ bool is_retryable_race(const pqxx::sql_error& error) {
 }
 
 bool breaks_connection(const std::exception& error) {
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
+    // 08: connection exception; 57P0x: the server terminated this session.
+    const std::string& state = sql->sqlstate();
+    return starts_with(state, "08") || starts_with(state, "57P");
+  }
   return dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr ||
          dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr;
 }
@@ -181,7 +187,7 @@ void append_copy_timestamp(std::string& out, std::int64_t micros) {
   civil_from_days(days, y, m, d);
   const auto secs = rest / 1'000'000;
   const auto frac = rest % 1'000'000;
-  char buf[64];
+  char buf[128];
   const int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d.%06d+00", y, m, d,
                               static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60),
                               static_cast<int>(secs % 60), static_cast<int>(frac));
@@ -207,9 +213,77 @@ std::optional<std::string> optional_text(const pqxx::field& field) {
   return std::string(field.c_str(), field.size());
 }
 
+namespace {
+
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+TimePoint parse_timestamp(std::string_view text) {
+  std::size_t pos = 0;
+  auto fail = [&]() -> TimePoint {
+    throw std::runtime_error("unexpected timestamp format '" + std::string(text) + "'");
+  };
+  auto number = [&](std::size_t width, std::int64_t& out) {
+    if (pos + width > text.size()) return false;
+    out = 0;
+    for (std::size_t i = 0; i < width; ++i) {
+      const char c = text[pos + i];
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + (c - '0');
+    }
+    pos += width;
+    return true;
+  };
+  auto expect = [&](char c) { return pos < text.size() && text[pos++] == c; };
+  std::int64_t y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (!number(4, y) || !expect('-') || !number(2, mo) || !expect('-') || !number(2, d) ||
+      !expect(' ') || !number(2, h) || !expect(':') || !number(2, mi) || !expect(':') ||
+      !number(2, sec)) {
+    return fail();
+  }
+  std::int64_t micros = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    int digits = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (digits < 6) micros = micros * 10 + (text[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0) return fail();
+    for (; digits < 6; ++digits) micros *= 10;
+  }
+  std::int64_t offset = 0;  // seconds east of UTC
+  if (pos < text.size()) {
+    const char sign = text[pos++];
+    if (sign != '+' && sign != '-') return fail();
+    std::int64_t oh = 0, om = 0, os = 0;
+    if (!number(2, oh)) return fail();
+    if (pos < text.size() && (!expect(':') || !number(2, om))) return fail();
+    if (pos < text.size() && (!expect(':') || !number(2, os))) return fail();
+    offset = (sign == '+' ? 1 : -1) * (oh * 3600 + om * 60 + os);
+  }
+  if (pos != text.size()) return fail();
+  const std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  const std::int64_t seconds = days * 86'400 + h * 3'600 + mi * 60 + sec - offset;
+  return from_micros(seconds * 1'000'000 + micros);
+}
+
+TimePoint time_field(const pqxx::field& field) {
+  return parse_timestamp(std::string_view(field.c_str(), field.size()));
+}
+
 std::optional<TimePoint> optional_time(const pqxx::field& field) {
   if (field.is_null()) return std::nullopt;
-  return from_micros(field.as<std::int64_t>());
+  return time_field(field);
 }
 
 void copy_rows(pqxx::transaction_base& tx, const std::string& table,

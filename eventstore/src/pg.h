@@ -88,7 +88,12 @@ void dump_json_into(std::string& out, const Json& value);
 Json parse_json(const pqxx::field& field);
 
 std::optional<std::string> optional_text(const pqxx::field& field);
-std::optional<TimePoint> optional_time(const pqxx::field& field);  // a flowd_micros() column
+// A timestamptz column as PostgreSQL prints it in the session connect() sets up (ISO, UTC):
+// "2026-11-21 10:00:00.123456+00". Parsing it here is cheaper than converting on the server.
+// Throws std::runtime_error on anything else.
+TimePoint parse_timestamp(std::string_view text);
+TimePoint time_field(const pqxx::field& field);
+std::optional<TimePoint> optional_time(const pqxx::field& field);
 
 // Streams pre-formatted COPY text (rows separated by '\n', no trailing newline) into `table`.
 void copy_rows(pqxx::transaction_base& tx, const std::string& table,

@@ -78,9 +78,7 @@ void ProjectionDelta::apply(const Event& event, std::int64_t event_version, std:
       break;
   }
   if (!event.step.empty()) {
-    Json step{{"step", event.step}, {"event", to_string(event.type)}};
-    if (event.attempt > 0) step["attempt"] = event.attempt;
-    current_step = std::move(step);
+    current_step = StepHead{event.step, std::string(to_string(event.type)), event.attempt};
   }
 }
 

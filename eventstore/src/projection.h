@@ -12,6 +12,13 @@
 
 namespace flowd::eventstore::detail {
 
+// The latest step event of an execution ("current step" of the projection).
+struct StepHead {
+  std::string step;
+  std::string event;
+  int attempt = 0;
+};
+
 struct ProjectionDelta {
   std::string execution_id;
   bool started = false;  // saw ExecutionStarted: the row is inserted
@@ -25,7 +32,7 @@ struct ProjectionDelta {
   std::optional<ExecutionStatus> status;
   bool terminal = false;
   std::optional<std::int64_t> ended_at_us;
-  std::optional<Json> current_step;
+  std::optional<StepHead> current_step;
   std::optional<Json> error;
 
   // `event` gets stream version `version`; `time_us` is its time in microseconds.

@@ -21,7 +21,7 @@ const std::vector<Statement>& store_statements() {
                          "AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
                          "ORDER BY tx_id, global_position LIMIT $3"},
       {"flowd_replay_page",
-       "SELECT stream_version, type, step, attempt, flowd_micros(occurred_at), data FROM events "
+       "SELECT stream_version, type, step, attempt, occurred_at, data FROM events "
        "WHERE stream_id = $1 AND stream_version >= $2 AND stream_version <= $3 "
        "ORDER BY stream_version LIMIT $4"},
       {"flowd_save_snapshot",
@@ -66,17 +66,17 @@ const std::vector<Statement>& store_statements() {
       {"flowd_definition_lock", "SELECT pg_advisory_xact_lock(1718382436, hashtext($1))"},
       {"flowd_sha256", "SELECT encode(sha256(convert_to($1::text, 'UTF8')), 'hex')"},
       {"flowd_definition_at",
-       "SELECT name, version, content_hash, document, flowd_micros(created_at) "
+       "SELECT name, version, content_hash, document, created_at "
        "FROM workflow_definitions WHERE name = $1 AND version = $2"},
       {"flowd_definition_latest",
-       "SELECT name, version, content_hash, document, flowd_micros(created_at) "
+       "SELECT name, version, content_hash, document, created_at "
        "FROM workflow_definitions WHERE name = $1 ORDER BY version DESC LIMIT 1"},
       {"flowd_definition_insert",
        "INSERT INTO workflow_definitions (name, version, content_hash, document) "
        "VALUES ($1, $2, $3, $4::jsonb) "
-       "RETURNING name, version, content_hash, document, flowd_micros(created_at)"},
+       "RETURNING name, version, content_hash, document, created_at"},
       {"flowd_definition_list",
-       "SELECT name, version, content_hash, document, flowd_micros(created_at) "
+       "SELECT name, version, content_hash, document, created_at "
        "FROM workflow_definitions WHERE $1::text IS NULL OR name = $1::text ORDER BY name, "
        "version"},
       {"flowd_retention_count",
@@ -137,7 +137,7 @@ DefinitionRecord decode_definition(const pqxx::row& row) {
   out.version = row[1].as<int>();
   out.content_hash = row[2].as<std::string>();
   out.document = detail::parse_json(row[3]);
-  out.created_at = detail::from_micros(row[4].as<std::int64_t>());
+  out.created_at = detail::time_field(row[4]);
   return out;
 }
 

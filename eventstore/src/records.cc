@@ -30,10 +30,10 @@ RecordedEvent decode_event(const pqxx::row& row) {
   out.event.type = *type;
   if (!row[6].is_null()) out.event.step = row[6].as<std::string>();
   if (!row[7].is_null()) out.event.attempt = row[7].as<int>();
-  out.event.time = from_micros(row[8].as<std::int64_t>());
+  out.event.time = time_field(row[8]);
   out.event.data = parse_json(row[9]);
   out.metadata = parse_json(row[10]);
-  out.recorded_at = from_micros(row[11].as<std::int64_t>());
+  out.recorded_at = time_field(row[11]);
   return out;
 }
 
@@ -48,16 +48,21 @@ ExecutionRecord decode_execution(const pqxx::row& row) {
     throw std::runtime_error("unknown execution status '" + row[4].as<std::string>() + "'");
   out.status = *status;
   out.dedupe_key = optional_text(row[5]);
-  out.started_at = from_micros(row[6].as<std::int64_t>());
+  out.started_at = time_field(row[6]);
   out.ended_at = optional_time(row[7]);
-  out.current_step = parse_json(row[8]);
-  out.error = parse_json(row[9]);
-  out.owner = optional_text(row[10]);
-  out.lease_until = optional_time(row[11]);
-  out.retry_of = optional_text(row[12]);
-  out.parent = optional_text(row[13]);
-  out.updated_at = from_micros(row[14].as<std::int64_t>());
-  out.purged_at = optional_time(row[15]);
+  if (!row[8].is_null()) {
+    out.current_step = Json{{"step", row[8].as<std::string>()},
+                            {"event", row[9].is_null() ? std::string() : row[9].as<std::string>()}};
+    if (!row[10].is_null() && row[10].as<int>() > 0)
+      out.current_step["attempt"] = row[10].as<int>();
+  }
+  out.error = parse_json(row[11]);
+  out.owner = optional_text(row[12]);
+  out.lease_until = optional_time(row[13]);
+  out.retry_of = optional_text(row[14]);
+  out.parent = optional_text(row[15]);
+  out.updated_at = time_field(row[16]);
+  out.purged_at = optional_time(row[17]);
   return out;
 }
 

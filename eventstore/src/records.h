@@ -11,12 +11,12 @@ namespace flowd::eventstore::detail {
 // The select list decode_event() expects, in this order.
 #define FLOWD_EVENT_COLUMNS                                                            \
   "global_position, tx_id, event_id, stream_id, stream_version, type, step, attempt, " \
-  "flowd_micros(occurred_at), data, metadata, flowd_micros(recorded_at)"
+  "occurred_at, data, metadata, recorded_at"
 
-#define FLOWD_EXECUTION_COLUMNS                                                               \
-  "id, workflow, workflow_version, version, status, dedupe_key, flowd_micros(started_at), "   \
-  "flowd_micros(ended_at), current_step, error, owner, flowd_micros(lease_until), retry_of, " \
-  "parent, flowd_micros(updated_at), flowd_micros(purged_at)"
+#define FLOWD_EXECUTION_COLUMNS                                                                 \
+  "id, workflow, workflow_version, version, status, dedupe_key, started_at, ended_at, "         \
+  "current_step, current_event, current_attempt, error, owner, lease_until, retry_of, parent, " \
+  "updated_at, purged_at"
 
 // Throws std::runtime_error on a row it cannot understand (unknown event type or status).
 RecordedEvent decode_event(const pqxx::row& row);

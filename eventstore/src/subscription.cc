@@ -67,6 +67,13 @@ void SubscriptionImpl::run() {
   std::unique_ptr<Wakeup> wakeup;
   const auto batch = static_cast<std::int64_t>(std::max<std::size_t>(options_.batch_size, 1));
   auto backoff = std::chrono::milliseconds(100);
+  // A notification means something committed after our position. When it is not visible yet (a
+  // transaction older than it, anywhere in the cluster, holds the read horizon back), look again
+  // soon, backing off, rather than waiting a whole poll interval.
+  constexpr auto kFirstRecheck = std::chrono::milliseconds(5);
+  constexpr auto kMaxRecheck = std::chrono::milliseconds(1'000);
+  bool pending = true;  // the log may hold events we have not seen
+  auto recheck = kFirstRecheck;
   Position position = this->position();
   while (!stopping_) {
     try {
@@ -76,6 +83,7 @@ void SubscriptionImpl::run() {
         wakeup = std::make_unique<Wakeup>(*conn, channel_);
       }
       // Drain what is visible, then sleep until notified or the poll interval passes.
+      std::size_t delivered = 0;
       for (;;) {
         pqxx::result rows;
         {
@@ -88,6 +96,7 @@ void SubscriptionImpl::run() {
           RecordedEvent event = decode_event(row);
           const Position next = event.position;
           handler_(event);
+          ++delivered;
           position = next;
           std::lock_guard lock(mutex_);
           position_ = position;
@@ -95,9 +104,20 @@ void SubscriptionImpl::run() {
         if (stopping_ || static_cast<std::int64_t>(rows.size()) < batch) break;
       }
       if (stopping_) break;
-      if (conn->get_notifs() == 0) {
-        wait(conn->sock(), options_.poll_interval);
-        conn->get_notifs();
+      if (delivered > 0) {
+        pending = false;
+        recheck = kFirstRecheck;
+      }
+      if (conn->get_notifs() > 0) {
+        pending = true;
+      } else {
+        auto timeout = options_.poll_interval;
+        if (pending) {
+          timeout = std::min(timeout, recheck);
+          recheck = std::min(recheck * 2, kMaxRecheck);
+        }
+        wait(conn->sock(), timeout);
+        if (conn->get_notifs() > 0) pending = true;
       }
       backoff = std::chrono::milliseconds(100);
     } catch (const std::exception& e) {

@@ -62,7 +62,9 @@ CREATE TABLE executions (
   dedupe_key text UNIQUE,
   started_at timestamptz NOT NULL,
   ended_at timestamptz,
-  current_step jsonb,                    -- {"step","event","attempt"} of the latest step event
+  current_step text,                     -- the latest step event: step path,
+  current_event text,                    --   its type,
+  current_attempt integer,               --   and attempt
   error jsonb,                           -- the failure of a failed execution
   owner text,                            -- instance holding the lease
   lease_until timestamptz,
@@ -70,12 +72,12 @@ CREATE TABLE executions (
   parent text,
   updated_at timestamptz NOT NULL DEFAULT now(),
   purged_at timestamptz                  -- retention removed the events
-) WITH (fillfactor = 70);
+) WITH (fillfactor = 50);  -- room for HOT updates: a running execution's row changes per append
 CREATE INDEX executions_started ON executions (started_at DESC, id DESC);
 CREATE INDEX executions_workflow ON executions (workflow, started_at DESC, id DESC);
 CREATE INDEX executions_status ON executions (status, started_at DESC, id DESC);
+-- Running executions are few: lease queries (resumable, renew by owner) scan this partial index.
 CREATE INDEX executions_resumable ON executions (lease_until NULLS FIRST) WHERE NOT terminal;
-CREATE INDEX executions_owner ON executions (owner) WHERE owner IS NOT NULL AND NOT terminal;
 CREATE INDEX executions_retention ON executions (ended_at) WHERE terminal AND purged_at IS NULL;
 
 -- Registry of workflow definitions: immutable versions, identified by name@version.

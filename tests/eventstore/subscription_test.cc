@@ -1,6 +1,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "store_helpers.h"
 
@@ -32,10 +33,24 @@ struct Collector {
   }
 };
 
+// The global read horizon is cluster-wide: a transaction open in another test's database can
+// delay visibility (never change it). Waits for `count` events to be readable.
+void wait_visible(EventStore& store, std::size_t count) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    auto all = store.read_all(Position{}, count + 1);
+    REQUIRE(all);
+    if (all->size() >= count) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  FAIL("events did not become visible");
+}
+
 TEST_CASE("A subscription delivers existing events, then wakes on NOTIFY for new ones",
           "[eventstore][subscription][integration]") {
   StoreFixture fx;
   REQUIRE(fx.store->append_sync(request("e-1", 0, {started("w")})));
+  wait_visible(*fx.store, 1);
 
   Collector collector;
   SubscriptionOptions options;
@@ -55,9 +70,10 @@ TEST_CASE("A subscription delivers existing events, then wakes on NOTIFY for new
       CHECK(collector.events[i].execution_id == "e-1");
       CHECK(collector.events[i].event.version == static_cast<std::int64_t>(i) + 1);
     }
-    CHECK((*sub)->position() == collector.events.back().position);
   }
+  // The position is stored after the handler returns: read it once the thread has stopped.
   (*sub)->stop();
+  CHECK((*sub)->position() == collector.events.back().position);
 }
 
 TEST_CASE("Without a notification, polling still delivers",
@@ -81,6 +97,7 @@ TEST_CASE("A subscription starts after the given position and stops cleanly",
   StoreFixture fx;
   REQUIRE(fx.store->append_sync(request("e-1", 0, {started("w")})));
   REQUIRE(fx.store->append_sync(request("e-2", 0, {started("w")})));
+  wait_visible(*fx.store, 2);
   Position after;
   {
     auto all = fx.store->read_all(Position{}, 10);

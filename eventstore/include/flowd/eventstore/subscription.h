@@ -5,8 +5,10 @@
 //
 // It owns one connection and one thread. The thread LISTENs on the store's notify channel (every
 // append transaction NOTIFYs on commit) to wake early and otherwise polls every poll_interval, so a
-// lost notification or a rolled-back transaction only costs latency. A broken connection is
-// re-opened (with back-off) and reading continues from the last delivered position.
+// lost notification or a rolled-back transaction only costs latency. A notification whose events
+// are not visible yet (an older transaction anywhere in the cluster holds the read horizon back)
+// makes it look again after 5 ms, 10 ms, ... up to 1 s, until something new arrives. A broken
+// connection is re-opened (with back-off) and reading continues from the last delivered position.
 //
 // Lifecycle: EventStore::subscribe() starts it; stop() or the destructor stops and joins the
 // thread (handlers are never called after stop() returns). The handler runs on the subscription's

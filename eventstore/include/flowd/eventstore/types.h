@@ -114,6 +114,16 @@ struct AppenderStats {
   std::uint64_t duplicates = 0;
   std::uint64_t failures = 0;  // requests failed for another reason
   std::uint64_t max_batch_events = 0;
+  // Where the appender thread spends its time (microseconds, summed over batches): locking and
+  // checking streams, building the rows, writing `streams`, COPY of the events, the projection
+  // (executions + NOTIFY), COMMIT, and running callbacks.
+  std::uint64_t check_us = 0;
+  std::uint64_t build_us = 0;
+  std::uint64_t streams_us = 0;
+  std::uint64_t copy_us = 0;
+  std::uint64_t projection_us = 0;
+  std::uint64_t commit_us = 0;
+  std::uint64_t callback_us = 0;
 };
 
 }  // namespace flowd::eventstore
