@@ -3,13 +3,15 @@
 // through StepRunners, applies timeouts, retries, fallbacks and cancellation, and writes every
 // decision to the EventLog before acting on it. An Engine and its executions live on one
 // io_context thread (no locks inside); scale out with one Engine per thread.
+// Own block, first: boost/asio/awaitable.hpp (1.74) uses std::exchange without <utility>.
+#include <utility>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <utility>  // before Asio: boost/asio/awaitable.hpp uses std::exchange
 #include <vector>
 
 #include "flowd/engine/definition.h"

@@ -2,6 +2,9 @@
 // StepRunner is the seam through which a step does its work: `http`, `transform`, `sleep`, `log`,
 // `noop`, `fail` are built in, and anything registered by name in a StepRegistry plugs in the same
 // way. Runners run on the engine's io_context thread and must never block it.
+// Own block, first: boost/asio/awaitable.hpp (1.74) uses std::exchange without <utility>.
+#include <utility>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <functional>
@@ -10,7 +13,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <utility>  // before Asio: boost/asio/awaitable.hpp uses std::exchange
 #include <vector>
 
 #include "flowd/engine/duration.h"
