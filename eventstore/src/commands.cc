@@ -59,7 +59,7 @@ StoreResult<std::vector<ExecutionCommand>> CommandQueue::pending_for(const std::
     pqxx::nontransaction tx(conn_->conn);
     std::vector<ExecutionCommand> out;
     for (const auto& row :
-         tx.exec_params("SELECT c.id, c.execution_id, c.command, c.payload::text, c.actor "
+         tx.exec_params("SELECT c.id, c.execution_id, c.command, c.payload::text, c.actor, e.status "
                         "FROM execution_commands c JOIN executions e ON e.id = c.execution_id "
                         "WHERE c.processed_at IS NULL AND e.owner = $1 ORDER BY c.id LIMIT 100",
                         owner)) {
@@ -69,6 +69,7 @@ StoreResult<std::vector<ExecutionCommand>> CommandQueue::pending_for(const std::
       c.command = row[2].as<std::string>();
       c.payload = Json::parse(row[3].as<std::string>(), nullptr, false);
       c.actor = row[4].as<std::string>();
+      c.execution_status = row[5].as<std::string>();
       out.push_back(std::move(c));
     }
     return StoreResult<std::vector<ExecutionCommand>>(std::move(out));

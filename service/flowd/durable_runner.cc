@@ -4,10 +4,38 @@
 #include <future>
 
 #include "flowd/eventstore/state_json.h"
+#include "trace.h"
 
 namespace flowd::service {
 
 namespace asio = boost::asio;
+
+// The store, telling on_durable about each event once its append succeeded.
+class DurableRunner::ObservedLog : public EventLog {
+ public:
+  ObservedLog(EventLog& inner, std::function<void(const Event&)> observe)
+      : inner_(inner), observe_(std::move(observe)) {}
+
+  void append(AppendRequest request, AppendCallback done) override {
+    // Only what the observers read (type, step, attempt, data's durationMs) is kept.
+    auto copies = std::make_shared<std::vector<Event>>();
+    copies->reserve(request.events.size());
+    for (const auto& e : request.events) {
+      Event copy = Event::make(e.type, e.step, e.attempt, Json::object());
+      if (auto d = e.data.find("durationMs"); d != e.data.end()) copy.data["durationMs"] = *d;
+      copies->push_back(std::move(copy));
+    }
+    inner_.append(std::move(request), [this, copies, done = std::move(done)](auto result) {
+      if (result)
+        for (const auto& e : *copies) observe_(e);
+      done(std::move(result));
+    });
+  }
+
+ private:
+  EventLog& inner_;
+  std::function<void(const Event&)> observe_;
+};
 
 DurableRunner::DurableRunner(eventstore::EventStore& store, eventstore::CommandQueue& commands,
                              DurableRunnerOptions options)
@@ -19,6 +47,10 @@ DurableRunner::DurableRunner(eventstore::EventStore& store, eventstore::CommandQ
   register_builtin_steps(registry_, io_, builtin);
   EngineDeps deps;
   deps.log = &store_;
+  if (options_.on_durable) {
+    observed_log_ = std::make_unique<ObservedLog>(store_, options_.on_durable);
+    deps.log = observed_log_.get();
+  }
   deps.runners = &registry_;
   deps.definitions = &definitions_;
   deps.snapshot_every = options_.snapshot_every;
@@ -76,29 +108,66 @@ void DurableRunner::log(std::string_view level, const std::string& message, cons
 
 void DurableRunner::worker_loop() {
   recover_owned();
-  auto next_renew = std::chrono::steady_clock::now() + options_.lease_ttl / 3;
+  using SteadyClock = std::chrono::steady_clock;
+  auto next_renew = SteadyClock::now() + std::min<std::chrono::milliseconds>(
+                                             options_.lease_ttl / 3, std::chrono::seconds(1));
+  auto next_poll = SteadyClock::now();
   while (true) {
     std::deque<std::function<void()>> jobs;
     bool claiming;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, options_.poll_interval, [&] { return stopping_ || !jobs_.empty(); });
+      wake_.wait_until(lock, std::min(next_poll, next_renew),
+                       [&] { return stopping_ || !jobs_.empty(); });
       if (stopping_ && jobs_.empty()) return;
       jobs.swap(jobs_);
       claiming = claiming_ && !stopping_;
     }
+    // Jobs: offered executions, finished ones (freeing capacity), snapshots.
     for (auto& job : jobs) job();
     if (!claiming) continue;
-    if (std::chrono::steady_clock::now() >= next_renew) {
+    admit_waiting();
+    const auto now = SteadyClock::now();
+    if (now >= next_renew) {
       // Renewing also finds executions leased to this instance that it does not run yet (started
-      // through a store owned by this instance): resume_all skips those already running.
+      // through a store owned by this instance and not offered, or offered beyond max_waiting).
       recover_owned();
-      next_renew = std::chrono::steady_clock::now() +
-                   std::min<std::chrono::milliseconds>(options_.lease_ttl / 3,
-                                                       std::chrono::milliseconds(1000));
+      next_renew = now + std::min<std::chrono::milliseconds>(options_.lease_ttl / 3,
+                                                             std::chrono::milliseconds(1000));
     }
-    claim_and_resume();
-    process_commands();
+    // The store is polled on a clock, not on every wake-up: under load, finished executions wake
+    // this loop thousands of times a second.
+    if (now >= next_poll) {
+      claim_and_resume();
+      process_commands();
+      next_poll = SteadyClock::now() + options_.poll_interval;
+    }
+  }
+}
+
+std::size_t DurableRunner::capacity() const {
+  const std::size_t running = in_flight_.load();
+  return running >= options_.max_in_flight ? 0 : options_.max_in_flight - running;
+}
+
+void DurableRunner::offer(Event started) {
+  enqueue([this, started = std::move(started)]() mutable {
+    const std::string id = started.data.value("executionId", std::string());
+    if (id.empty() || in_flight_ids_.count(id)) return;
+    ExecutionState state = fold(id, {std::move(started)});
+    if (capacity() > 0 && waiting_.empty()) {
+      (void)run_state(std::move(state));
+    } else if (waiting_.size() < options_.max_waiting) {
+      waiting_.push_back(std::move(state));
+    }
+  });
+}
+
+void DurableRunner::admit_waiting() {
+  while (!waiting_.empty() && capacity() > 0) {
+    ExecutionState state = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (!in_flight_ids_.count(state.id)) (void)run_state(std::move(state));
   }
 }
 
@@ -127,47 +196,62 @@ void DurableRunner::recover_owned() {
 
 void DurableRunner::resume_all(const std::vector<std::string>& ids) {
   for (const std::string& id : ids) {
+    if (capacity() == 0) return;  // the rest stays leased here; the next renewal comes back
     if (in_flight_ids_.count(id)) continue;
     auto state = store_.load_state(id);
     if (!state) {
       log("error", "cannot load execution: " + state.error().message, {{"execution", id}});
       continue;
     }
-    auto definition = definitions_.ensure(state->workflow, state->workflow_version);
-    if (!definition) {
-      // The execution cannot run here: fail it durably, so it is not claimed forever.
-      Error error = definition.error();
-      Event failed = Event::make(EventType::kExecutionFailed, {}, 0,
-                                 {{"error", to_json(error)}, {"step", ""}});
-      AppendRequest request{id, state->version, {failed}};
-      if (auto r = store_.append_sync(std::move(request)); !r)
-        log("error", "cannot fail execution: " + r.error().message, {{"execution", id}});
-      log("error", "execution failed at resume: " + error.message, {{"execution", id}});
-      continue;
-    }
-    ++in_flight_;
-    in_flight_ids_.insert(id);
-    asio::post(io_, [this, id, def = *definition, st = std::move(*state)]() mutable {
-      if (engine_->is_running(id)) {
-        --in_flight_;
-        return;
-      }
-      StartOptions options;
-      options.execution_id = id;
-      auto resumed = engine_->resume(def, std::move(st), options, [this](const ExecutionState& s) {
-        ++completed_;
-        --in_flight_;
-        enqueue([this, id = s.id] { in_flight_ids_.erase(id); });
-        log("info", "execution " + std::string(to_string(s.status)),
-            {{"execution", s.id}, {"workflow", s.workflow}});
-      });
-      if (!resumed) {
-        --in_flight_;
-        enqueue([this, id] { in_flight_ids_.erase(id); });
-        log("error", "cannot resume: " + resumed.error().message, {{"execution", id}});
-      }
-    });
+    (void)run_state(std::move(*state));
   }
+}
+
+bool DurableRunner::run_state(ExecutionState state) {
+  const std::string id = state.id;
+  auto definition = definitions_.ensure(state.workflow, state.workflow_version);
+  if (!definition) {
+    Error error = definition.error();
+    if (error.retryable) {  // the database is away: try again at the next renewal
+      log("warn", "cannot load definition: " + error.message, execution_fields(id, state.workflow, state.context));
+      return false;
+    }
+    // The execution cannot run here: fail it durably, so it is not claimed forever.
+    Event failed = Event::make(EventType::kExecutionFailed, {}, 0,
+                               {{"error", to_json(error)}, {"step", ""}});
+    AppendRequest request{id, state.version, {failed}};
+    if (auto r = store_.append_sync(std::move(request)); !r)
+      log("error", "cannot fail execution: " + r.error().message, execution_fields(id, state.workflow, state.context));
+    log("error", "execution failed at resume: " + error.message, execution_fields(id, state.workflow, state.context));
+    return false;
+  }
+  ++in_flight_;
+  in_flight_ids_.insert(id);
+  asio::post(io_, [this, id, def = *definition, st = std::move(state)]() mutable {
+    if (engine_->is_running(id)) {
+      --in_flight_;
+      return;
+    }
+    StartOptions options;
+    options.execution_id = id;
+    if (options_.on_taken) options_.on_taken(st, st.version == 1);
+    auto resumed = engine_->resume(def, std::move(st), options, [this](const ExecutionState& s) {
+      ++completed_;
+      --in_flight_;
+      if (options_.on_finished && s.terminal()) options_.on_finished(s);
+      enqueue([this, id = s.id] { in_flight_ids_.erase(id); });
+      if (s.terminal())
+        log(s.status == ExecutionStatus::kCompleted ? "debug" : "info",
+            "execution " + std::string(to_string(s.status)),
+            execution_fields(s.id, s.workflow, s.context));
+    });
+    if (!resumed) {
+      --in_flight_;
+      enqueue([this, id] { in_flight_ids_.erase(id); });
+      log("error", "cannot resume: " + resumed.error().message, {{"execution", id}});
+    }
+  });
+  return true;
 }
 
 void DurableRunner::process_commands() {
@@ -177,6 +261,14 @@ void DurableRunner::process_commands() {
     return;
   }
   for (const auto& command : *pending) {
+    // A live execution leased here that this instance does not run yet (started through this
+    // instance's store, waiting for capacity or for the lease renewal to find it) gets the
+    // command once it runs; only a terminal one is answered at once.
+    const bool terminal = command.execution_status == "completed" ||
+                          command.execution_status == "failed" ||
+                          command.execution_status == "cancelled" ||
+                          command.execution_status == "timed_out";
+    if (!terminal && !in_flight_ids_.count(command.execution_id)) continue;
     // Apply on the engine thread and wait for the verdict (a few microseconds of work).
     std::promise<std::string> verdict;
     auto future = verdict.get_future();

@@ -32,7 +32,14 @@ struct DurableRunnerOptions {
   std::chrono::milliseconds poll_interval{100};
   std::size_t max_in_flight = 1000;
   std::size_t snapshot_every = 200;  // events between snapshots
+  std::size_t max_waiting = 10'000;  // offered executions held while the in-flight limit is hit
   std::function<void(std::string_view level, const std::string& message, const Json& fields)> log;
+  // Observers (metrics), called on the engine thread; keep them short. on_taken: an execution
+  // begins to run here (`fresh`: nothing of it ran anywhere before); on_finished: it reached a
+  // terminal state here; on_durable: an event of a running execution is durable.
+  std::function<void(const ExecutionState& state, bool fresh)> on_taken;
+  std::function<void(const ExecutionState& state)> on_finished;
+  std::function<void(const Event& event)> on_durable;
 };
 
 class DurableRunner {
@@ -45,6 +52,12 @@ class DurableRunner {
   // Returns true when every execution finished within `grace`.
   bool stop(std::chrono::milliseconds grace);
 
+  // An execution this instance just started (its ExecutionStarted is durable and leased to this
+  // instance): run it without reading it back from the store. Executions beyond the in-flight
+  // limit wait in memory up to `max_waiting`; past that they are left to the lease renewal,
+  // which finds them in the store. Thread-safe, never blocks.
+  void offer(Event started);
+
   std::size_t in_flight() const { return in_flight_.load(); }
   std::uint64_t completed() const { return completed_.load(); }
   boost::asio::io_context& io() { return io_; }
@@ -54,6 +67,10 @@ class DurableRunner {
   void claim_and_resume();
   void recover_owned();
   void resume_all(const std::vector<std::string>& ids);
+  // Starts `state` on the engine (worker thread); false when the definition cannot be had.
+  bool run_state(ExecutionState state);
+  void admit_waiting();
+  std::size_t capacity() const;
   void process_commands();
   // On the engine thread; value() throws on a non-string reason: the caller turns it into a
   // verdict.
@@ -62,7 +79,10 @@ class DurableRunner {
   void enqueue(std::function<void()> job);
   void log(std::string_view level, const std::string& message, const Json& fields = {});
 
+  class ObservedLog;
+
   eventstore::EventStore& store_;
+  std::unique_ptr<EventLog> observed_log_;  // store_ with on_durable; null without it
   eventstore::CommandQueue& commands_;
   DurableRunnerOptions options_;
   DefinitionCache definitions_;
@@ -81,6 +101,7 @@ class DurableRunner {
   bool claiming_ = true;                    // GUARDED_BY(mutex_)
 
   std::set<std::string> in_flight_ids_;  // resumed here and not finished; worker thread only
+  std::deque<ExecutionState> waiting_;   // offered, beyond the in-flight limit; worker only
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<std::uint64_t> completed_{0};
 };

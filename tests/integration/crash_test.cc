@@ -1,39 +1,26 @@
 // Crash test: 1,000 durable executions while flowd is SIGKILLed at random moments several times
 // and restarted; afterwards SQL proves every execution reached exactly one terminal state, no
 // stream has a version gap, and no completed step ran again.
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <random>
 #include <thread>
 
-#include "durable_support.h"
+#include "flowd_process.h"
 #include "postgres_fixture.h"
 
 using namespace flowd;
 
 namespace {
 
-pid_t spawn_flowd(const std::string& url) {
-  std::string bin = std::string(FLOWD_BIN_DIR) + "/flowd";
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // Quiet child: its JSON log goes to a file next to the test's working directory.
-    FILE* log = std::fopen("crash_test_flowd.log", "a");
-    if (log) dup2(fileno(log), 2);
-    execl(bin.c_str(), bin.c_str(), "--database", url.c_str(), "--instance-id", "crash-node",
-          "--lease-seconds", "2", "--max-in-flight", "400", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+// flowd with a short lease (a restarted instance takes its executions back at once anyway: same
+// instance id), its own HTTP port and embedded broker.
+std::unique_ptr<flowd::testing::FlowdProcess> spawn_flowd(const std::string& url,
+                                                         const std::string& name) {
+  return std::make_unique<flowd::testing::FlowdProcess>(
+      std::vector<std::string>{"--database", url, "--instance-id", "crash-node", "--lease", "2s",
+                               "--max-in-flight", "400"},
+      std::map<std::string, std::string>{{"FLOWD_HTTP_LISTEN", "127.0.0.1:0"},
+                                         {"FLOWD_KAFKA_BOOTSTRAP_FILE", name + ".broker"}},
+      name + ".log");
 }
 
 }  // namespace
@@ -61,20 +48,21 @@ spec:
     flowd::testing::start_durable(**store, *def, Json{{"n", i}});
 
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> pause_ms(150, 900);
+  std::uniform_int_distribution<int> pause_ms(300, 1500);
   int kills = 0;
   for (int round = 0; round < 4; ++round) {
-    pid_t pid = spawn_flowd(db.url());
+    auto flowd = spawn_flowd(db.url(), "crash_test_flowd_" + std::to_string(round));
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
-    REQUIRE(kill(pid, SIGKILL) == 0);
-    CHECK(wait_exit(pid) == 128 + SIGKILL);
+    CHECK(flowd->stop(SIGKILL) == 128 + SIGKILL);
     ++kills;
   }
   INFO("terminal after " << kills << " kills: "
                          << db.query("SELECT count(*) FROM executions WHERE status IN "
                                      "('completed','failed','cancelled','timed_out')"));
 
-  pid_t pid = spawn_flowd(db.url());
+  auto flowd = spawn_flowd(db.url(), "crash_test_flowd_last");
+  // SIGTERM before flowd handles it would kill it like SIGKILL: wait until it says it runs.
+  REQUIRE(flowd->wait_running());
   bool finished = flowd::testing::eventually(
       [&] {
         return db.query(
@@ -82,8 +70,7 @@ spec:
                    "('completed','failed','cancelled','timed_out')") == "0";
       },
       std::chrono::seconds(180));
-  REQUIRE(kill(pid, SIGTERM) == 0);
-  CHECK(wait_exit(pid) == 0);
+  CHECK(flowd->stop(SIGTERM) == 0);
   REQUIRE(finished);
 
   CHECK(db.query("SELECT count(*) FROM executions") == std::to_string(kExecutions));

@@ -21,6 +21,7 @@ struct ExecutionCommand {
   std::string command;  // pause | resume | cancel
   Json payload;         // {"reason"?, "input"?}
   std::string actor;
+  std::string execution_status;  // the execution's status when the command was read
 };
 
 class CommandQueue {

@@ -1,0 +1,340 @@
+#include "serve.h"
+
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "definition_cache.h"
+#include "durable_runner.h"
+#include "flowd/eventstore/commands.h"
+#include "flowd/eventstore/event_store.h"
+#include "flowd/triggers/consumer.h"
+#include "flowd/triggers/embedded_broker.h"
+#include "flowd/triggers/producer.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "service_metrics.h"
+#include "signals.h"
+
+namespace flowd::app {
+namespace {
+
+using eventstore::EventStore;
+
+// Applies every definition in `dirs` to the registry (changed content = a new version).
+bool apply_definitions(EventStore& store, const std::vector<std::string>& dirs, const Log& log) {
+  bool ok = true;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      auto ext = entry.path().extension().string();
+      if (ext == ".yaml" || ext == ".yml" || ext == ".json") files.push_back(entry.path());
+    }
+    if (ec) {
+      log.write("error", "cannot read workflows folder " + dir + ": " + ec.message());
+      ok = false;
+      continue;
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      auto loaded = load_definition_file(file.string());
+      if (!loaded.definition) {
+        for (const auto& d : loaded.diagnostics) log.write("error", d.format());
+        ok = false;
+        continue;
+      }
+      auto applied = store.apply_definition(loaded.definition->document);
+      if (!applied) {
+        log.write("error", "apply " + file.string() + ": " + applied.error().message);
+        ok = false;
+        continue;
+      }
+      log.write("info",
+                "workflow " + applied->name + "@" + std::to_string(applied->version) +
+                    (applied->created ? " applied" : " unchanged"),
+                {{"file", file.string()}});
+    }
+  }
+  return ok;
+}
+
+// Every stored definition version, loaded (the trigger router takes bindings from the highest).
+Result<std::vector<std::shared_ptr<const Definition>>> load_all_definitions(EventStore& store,
+                                                                            std::string& key) {
+  auto records = store.list_definitions();
+  if (!records) return fail(ErrorCode::kExternal, records.error().message);
+  std::vector<std::shared_ptr<const Definition>> out;
+  std::string seen;
+  for (const auto& r : *records) {
+    seen += r.name + "@" + std::to_string(r.version) + ";";
+    auto def = service::definition_from_document(r.document);
+    if (def) out.push_back(*def);
+  }
+  key = std::move(seen);
+  return out;
+}
+
+}  // namespace
+
+// Owns every part of the running service; members are declared in start order and stopped in
+// reverse by stop().
+class Service {
+ public:
+  Service(const config::Config& config, const Log& log) : config_(config), log_(log) {}
+
+  bool start();
+  void stop();
+
+ private:
+  bool start_store();
+  bool start_kafka();
+  bool start_http();
+  void refresh_triggers();
+  void housekeeping_loop(std::stop_token stop);
+
+  const config::Config& config_;
+  const Log& log_;
+  std::shared_ptr<http::MetricsRegistry> metrics_ = std::make_shared<http::MetricsRegistry>();
+  std::unique_ptr<ServiceMetrics> service_metrics_;
+
+  std::unique_ptr<EventStore> store_;
+  std::unique_ptr<eventstore::CommandQueue> commands_;
+  std::unique_ptr<triggers::EmbeddedBroker> broker_;
+  triggers::KafkaSettings kafka_;
+  std::shared_ptr<triggers::KafkaProducer> producer_;
+  std::unique_ptr<triggers::TriggerSink> sink_;
+  std::unique_ptr<triggers::TriggerConsumer> consumer_;
+  std::unique_ptr<service::DurableRunner> runner_;
+
+  boost::asio::io_context http_io_;
+  std::unique_ptr<http::Server> server_;
+  std::thread http_thread_;
+
+  std::string definitions_key_;  // housekeeping thread only
+  std::atomic<bool> database_ok_{true};
+  std::atomic<bool> stopping_{false};
+  std::jthread housekeeping_;
+};
+
+bool Service::start() {
+  service_metrics_ = std::make_unique<ServiceMetrics>(*metrics_);
+  if (!start_store() || !start_kafka()) return false;
+
+  service::DurableRunnerOptions options;
+  options.owner = config_.engine.instance_id;
+  options.lease_ttl = config_.engine.lease_duration;
+  options.max_in_flight = static_cast<std::size_t>(config_.engine.max_in_flight);
+  options.snapshot_every = static_cast<std::size_t>(config_.engine.snapshot_every);
+  options.log = [this](std::string_view level, const std::string& message, const Json& fields) {
+    log_.write(level, message, fields);
+  };
+  service_metrics_->observe(options);
+  runner_ = std::make_unique<service::DurableRunner>(*store_, *commands_, options);
+  runner_->start();
+
+  if (auto started = consumer_->start(); !started) {
+    log_.write("error", "Kafka consumer: " + started.error().message);
+    return false;
+  }
+  if (!start_http()) return false;
+  housekeeping_ = std::jthread([this](std::stop_token stop) { housekeeping_loop(stop); });
+  return true;
+}
+
+bool Service::start_store() {
+  eventstore::StoreOptions options;
+  options.url = config_.database.url;
+  options.owner = config_.engine.instance_id;
+  options.lease_ttl = config_.engine.lease_duration;
+  options.pool_size = static_cast<std::size_t>(config_.database.pool_size);
+  auto store = EventStore::open(options);
+  if (!store) {
+    log_.write("error", "event store: " + store.error().message,
+               {{"hint", "is PostgreSQL running at database.url (FLOWD_DATABASE_URL)?"}});
+    return false;
+  }
+  store_ = std::move(*store);
+  auto commands = eventstore::CommandQueue::open(config_.database.url);
+  if (!commands) {
+    log_.write("error", "command queue: " + commands.error().message);
+    return false;
+  }
+  commands_ = std::move(*commands);
+  return apply_definitions(*store_, config_.workflows.dirs, log_);
+}
+
+bool Service::start_kafka() {
+  if (config_.kafka.embedded()) {
+    triggers::EmbeddedBrokerOptions options;
+    options.partitions = config_.kafka.partitions;
+    options.address_file = config_.kafka.bootstrap_file;
+    options.topics = {std::string(triggers::kTriggerTopic), config_.kafka.dlq_topic,
+                      config_.kafka.events_topic};
+    auto broker = triggers::EmbeddedBroker::start(options);
+    if (!broker) {
+      log_.write("error", "embedded Kafka broker: " + broker.error().message);
+      return false;
+    }
+    broker_ = std::move(*broker);
+    kafka_.brokers = broker_->bootstrap();
+    kafka_.properties = triggers::EmbeddedBroker::consumer_properties();
+    log_.write("info", "embedded Kafka broker running",
+               {{"bootstrap", kafka_.brokers},
+                {"addressFile", config_.kafka.bootstrap_file},
+                {"publish", "kcat -P -b " + kafka_.brokers + " -t " +
+                                std::string(triggers::kTriggerTopic)}});
+  } else {
+    kafka_.brokers = config_.kafka.brokers;
+  }
+  for (const auto& [k, v] : config_.kafka.properties) kafka_.properties[k] = v;
+  kafka_.properties["session.timeout.ms"] =
+      std::to_string(config_.kafka.session_timeout.count());
+
+  triggers::ProducerConfig producer_config;
+  producer_config.kafka = kafka_;
+  producer_config.client_id = config_.engine.instance_id;
+  auto producer = triggers::KafkaProducer::create(producer_config);
+  if (!producer) {
+    log_.write("error", "Kafka producer: " + producer.error().message);
+    return false;
+  }
+  producer_ = *producer;
+
+  // WIRE(ingest): sink_ = StoreTriggerSink over store_, dead-letter store and DlqPublisher.
+  if (!sink_) {
+    log_.write("error", "no trigger sink");
+    return false;
+  }
+
+  std::string key;
+  auto definitions = load_all_definitions(*store_, key);
+  if (!definitions) {
+    log_.write("error", "loading definitions: " + definitions.error().message);
+    return false;
+  }
+  auto router = triggers::TriggerRouter::build(*definitions);
+  if (!router) {
+    log_.write("error", "trigger bindings: " + router.error().message);
+    return false;
+  }
+  definitions_key_ = key;
+  if (broker_)
+    for (const auto& topic : (*router)->topics())
+      (void)broker_->create_topic(topic, config_.kafka.partitions);
+
+  triggers::ConsumerConfig consumer_config;
+  consumer_config.kafka = kafka_;
+  consumer_config.group_id = config_.kafka.group_id;
+  consumer_config.client_id = config_.engine.instance_id;
+  consumer_config.max_in_flight = static_cast<std::size_t>(config_.kafka.max_in_flight);
+  consumer_config.revoke_timeout = config_.engine.shutdown_grace;
+  auto consumer = triggers::TriggerConsumer::create(consumer_config, *router, *sink_);
+  if (!consumer) {
+    log_.write("error", "Kafka consumer: " + consumer.error().message);
+    return false;
+  }
+  consumer_ = std::move(*consumer);
+  return true;
+}
+
+bool Service::start_http() {
+  http::ServerOptions options = http::options_from(config_.http);
+  options.access_log = log_.access_logger();
+  options.logger = log_.plain_logger();
+  server_ = std::make_unique<http::Server>(http_io_, options, metrics_);
+  // WIRE(api): register the /api/v1 routes.
+  server_->set_readiness([this] {
+    http::Readiness r;
+    if (stopping_) r.reasons.push_back("stopping");
+    if (!database_ok_) r.reasons.push_back("database unreachable");
+    r.ready = r.reasons.empty();
+    return r;
+  });
+  metrics_->on_collect([this] {
+    if (consumer_) service_metrics_->set_consumer(consumer_->stats());
+    if (store_) service_metrics_->set_appender(store_->appender_stats());
+    if (runner_) service_metrics_->set_in_flight(runner_->in_flight());
+  });
+  auto bound = server_->start();
+  if (!bound) {
+    log_.write("error", "HTTP API: " + bound.error(),
+               {{"hint", "set http.listen (FLOWD_HTTP_LISTEN) to a free address"}});
+    return false;
+  }
+  http_thread_ = std::thread([this] { http_io_.run(); });
+  log_.write("info", "HTTP API listening",
+             {{"url", "http://" + bound->address().to_string() + ":" +
+                          std::to_string(bound->port()) + "/api/v1"}});
+  return true;
+}
+
+// Trigger bindings follow the definition registry (workflows applied through the API).
+void Service::refresh_triggers() {
+  std::string key;
+  auto definitions = load_all_definitions(*store_, key);
+  database_ok_ = static_cast<bool>(definitions);
+  if (!definitions || key == definitions_key_) return;
+  auto router = triggers::TriggerRouter::build(*definitions);
+  if (!router) {
+    log_.write("error", "trigger bindings not updated: " + router.error().message);
+    return;
+  }
+  if (broker_)
+    for (const auto& topic : (*router)->topics())
+      (void)broker_->create_topic(topic, config_.kafka.partitions);
+  consumer_->set_router(*router);
+  definitions_key_ = std::move(key);
+  log_.write("info", "trigger bindings updated", {{"topics", (*router)->topics()}});
+}
+
+void Service::housekeeping_loop(std::stop_token stop) {
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  while (!stop.stop_requested()) {
+    {
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, stop, std::chrono::seconds(2), [] { return false; });
+    }
+    if (stop.stop_requested()) break;
+    refresh_triggers();
+    // WIRE(ingest): DLQ size gauge from the dead-letter store.
+  }
+}
+
+void Service::stop() {
+  stopping_ = true;
+  housekeeping_ = {};  // requests stop and joins
+  const auto grace = config_.engine.shutdown_grace;
+  // Stop taking triggers first; their in-flight starts finish and offsets are committed.
+  if (consumer_) consumer_->stop(grace);
+  bool drained = true;
+  if (runner_) drained = runner_->stop(grace);
+  if (server_) server_->stop(std::chrono::milliseconds(2000));
+  if (http_thread_.joinable()) http_thread_.join();
+  if (producer_) (void)producer_->flush(std::chrono::milliseconds(5000));
+  consumer_.reset();
+  sink_.reset();
+  producer_.reset();
+  broker_.reset();
+  if (store_) store_->close();
+  log_.write("info", drained ? "stopped" : "stopped; unfinished executions resume on next start",
+             {{"completed", runner_ ? runner_->completed() : 0}});
+}
+
+int serve(const config::Config& config, const Log& log) {
+  Service service(config, log);
+  if (!service.start()) {
+    service.stop();
+    return 1;
+  }
+  log.write("info", "flowd running", {{"instance", config.engine.instance_id}});
+  const int signal = wait_for_stop_signal();
+  log.write("info", std::string("stopping on ") + signal_name(signal));
+  service.stop();
+  return 0;
+}
+
+}  // namespace flowd::app
