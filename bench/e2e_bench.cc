@@ -142,9 +142,12 @@ int main(int argc, char** argv) {
   int seconds = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--executions") executions = std::atoll(argv[i + 1]);
-    else if (flag == "--seconds") seconds = std::atoi(argv[i + 1]);
-    else die("unknown option " + flag + " (--executions N, --seconds S)");
+    if (flag == "--executions")
+      executions = std::atoll(argv[i + 1]);
+    else if (flag == "--seconds")
+      seconds = std::atoi(argv[i + 1]);
+    else
+      die("unknown option " + flag + " (--executions N, --seconds S)");
   }
   const char* server = std::getenv("FLOWD_BENCH_DATABASE_URL");
   if (!server) die("FLOWD_BENCH_DATABASE_URL is not set (run it through scripts/bench e2e)");
@@ -192,8 +195,8 @@ int main(int argc, char** argv) {
   const auto n = static_cast<std::int64_t>(rate * seconds);
   const auto t1 = Clock::now();
   for (std::int64_t i = 0; i < n; ++i) {
-    std::this_thread::sleep_until(t1 + std::chrono::duration_cast<Clock::duration>(
-                                           Seconds(static_cast<double>(i) / rate)));
+    std::this_thread::sleep_until(
+        t1 + std::chrono::duration_cast<Clock::duration>(Seconds(static_cast<double>(i) / rate)));
     send(**producer, i, "half");
   }
   (void)(*producer)->flush(std::chrono::seconds(60));

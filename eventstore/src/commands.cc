@@ -58,11 +58,11 @@ StoreResult<std::vector<ExecutionCommand>> CommandQueue::pending_for(const std::
   return guarded<std::vector<ExecutionCommand>>("pending commands", [&] {
     pqxx::nontransaction tx(conn_->conn);
     std::vector<ExecutionCommand> out;
-    for (const auto& row :
-         tx.exec_params("SELECT c.id, c.execution_id, c.command, c.payload::text, c.actor, e.status "
-                        "FROM execution_commands c JOIN executions e ON e.id = c.execution_id "
-                        "WHERE c.processed_at IS NULL AND e.owner = $1 ORDER BY c.id LIMIT 100",
-                        owner)) {
+    for (const auto& row : tx.exec_params(
+             "SELECT c.id, c.execution_id, c.command, c.payload::text, c.actor, e.status "
+             "FROM execution_commands c JOIN executions e ON e.id = c.execution_id "
+             "WHERE c.processed_at IS NULL AND e.owner = $1 ORDER BY c.id LIMIT 100",
+             owner)) {
       ExecutionCommand c;
       c.id = row[0].as<std::int64_t>();
       c.execution_id = row[1].as<std::string>();

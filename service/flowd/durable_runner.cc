@@ -213,16 +213,19 @@ bool DurableRunner::run_state(ExecutionState state) {
   if (!definition) {
     Error error = definition.error();
     if (error.retryable) {  // the database is away: try again at the next renewal
-      log("warn", "cannot load definition: " + error.message, execution_fields(id, state.workflow, state.context));
+      log("warn", "cannot load definition: " + error.message,
+          execution_fields(id, state.workflow, state.context));
       return false;
     }
     // The execution cannot run here: fail it durably, so it is not claimed forever.
-    Event failed = Event::make(EventType::kExecutionFailed, {}, 0,
-                               {{"error", to_json(error)}, {"step", ""}});
+    Event failed =
+        Event::make(EventType::kExecutionFailed, {}, 0, {{"error", to_json(error)}, {"step", ""}});
     AppendRequest request{id, state.version, {failed}};
     if (auto r = store_.append_sync(std::move(request)); !r)
-      log("error", "cannot fail execution: " + r.error().message, execution_fields(id, state.workflow, state.context));
-    log("error", "execution failed at resume: " + error.message, execution_fields(id, state.workflow, state.context));
+      log("error", "cannot fail execution: " + r.error().message,
+          execution_fields(id, state.workflow, state.context));
+    log("error", "execution failed at resume: " + error.message,
+        execution_fields(id, state.workflow, state.context));
     return false;
   }
   ++in_flight_;
@@ -264,10 +267,9 @@ void DurableRunner::process_commands() {
     // A live execution leased here that this instance does not run yet (started through this
     // instance's store, waiting for capacity or for the lease renewal to find it) gets the
     // command once it runs; only a terminal one is answered at once.
-    const bool terminal = command.execution_status == "completed" ||
-                          command.execution_status == "failed" ||
-                          command.execution_status == "cancelled" ||
-                          command.execution_status == "timed_out";
+    const bool terminal =
+        command.execution_status == "completed" || command.execution_status == "failed" ||
+        command.execution_status == "cancelled" || command.execution_status == "timed_out";
     if (!terminal && !in_flight_ids_.count(command.execution_id)) continue;
     // Apply on the engine thread and wait for the verdict (a few microseconds of work).
     std::promise<std::string> verdict;

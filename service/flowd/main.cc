@@ -2,6 +2,8 @@
 // executions on PostgreSQL, the HTTP API); `flowd broker` runs the embedded Kafka broker alone.
 // Settings: the file, then FLOWD_* environment variables, then the flags below (shorthands for
 // those variables); config/README.md lists them all.
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   flowd::app::Log log(config->log);
+  spdlog::set_default_logger(log.plain_logger());  // libraries' messages in the same format
   if (broker->parsed()) return flowd::app::run_broker(*config, log);
   return flowd::app::serve(*config, log);
 }

@@ -14,7 +14,7 @@ namespace {
 // flowd with a short lease (a restarted instance takes its executions back at once anyway: same
 // instance id), its own HTTP port and embedded broker.
 std::unique_ptr<flowd::testing::FlowdProcess> spawn_flowd(const std::string& url,
-                                                         const std::string& name) {
+                                                          const std::string& name) {
   return std::make_unique<flowd::testing::FlowdProcess>(
       std::vector<std::string>{"--database", url, "--instance-id", "crash-node", "--lease", "2s",
                                "--max-in-flight", "400"},

@@ -2,6 +2,7 @@
 // Helpers for the durable-execution integration tests: apply a YAML definition to the registry and
 // start executions through the store exactly as flowctl does.
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "flowd/engine/engine.h"
 #include "flowd/eventstore/event_store.h"

@@ -56,8 +56,7 @@ class FlowdProcess {
   // Waits until flowd logged "flowd running" (from then on it handles SIGTERM); false when it
   // exited or did not get there in time.
   bool wait_running(std::chrono::milliseconds limit = std::chrono::seconds(60)) {
-    return eventually(
-        [&] { return !find_line("\"flowd running\"").empty() || exited(); }, limit) &&
+    return eventually([&] { return !find_line("\"flowd running\"").empty() || exited(); }, limit) &&
            !exited();
   }
   bool exited() {

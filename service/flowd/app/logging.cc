@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <mutex>
 
-#include "flowd/engine/duration.h"
+#include "flowd/engine/event.h"
 
 namespace flowd::app {
 namespace {
@@ -29,10 +29,11 @@ class LineSink : public spdlog::sinks::base_sink<std::mutex> {
       if (text_) {
         payload = now_text() + " " + std::string(level.data(), level.size()) + " " + payload;
       } else {
-        payload = Json{{"time", now_text()},
-                       {"level", std::string(level.data(), level.size())},
-                       {"message", payload}}
-                      .dump(-1, ' ', false, Json::error_handler_t::replace);
+        payload = nlohmann::ordered_json{
+            {"time", now_text()},
+            {"level", std::string(level.data(), level.size())},
+            {"message",
+             payload}}.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
       }
     }
     payload += '\n';
@@ -76,7 +77,8 @@ spdlog::level::level_enum parse_level(std::string_view level) {
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, bool wrap, bool text,
                                             spdlog::level::level_enum level) {
-  auto logger = std::make_shared<spdlog::logger>(name, std::make_shared<SharedLineSink>(wrap, text));
+  auto logger =
+      std::make_shared<spdlog::logger>(name, std::make_shared<SharedLineSink>(wrap, text));
   logger->set_level(level);
   logger->flush_on(spdlog::level::warn);
   return logger;
@@ -106,10 +108,11 @@ void Log::write(std::string_view level, const std::string& message, const Json& 
   if (text_) {
     line = text_line(level, message, fields);
   } else {
-    Json out{{"time", now_text()}, {"level", level}, {"message", message}};
+    // Ordered: time, level and message lead every line; fields follow.
+    nlohmann::ordered_json out{{"time", now_text()}, {"level", level}, {"message", message}};
     if (fields.is_object())
       for (const auto& [key, value] : fields.items()) out[key] = value;
-    line = out.dump(-1, ' ', false, Json::error_handler_t::replace);
+    line = out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   }
   structured_->log(lvl, "{}", line);
 }

@@ -4,10 +4,17 @@
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "definition_cache.h"
 #include "durable_runner.h"
+#if __has_include("flowd/api/routes.h")  // TEMPORARY until the API lands
+#define FLOWD_HAS_API 1
+#include "flowd/api/operations.h"
+#include "flowd/api/routes.h"
+#endif
+#include "flowd/dlq/dead_letter_store.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
 #include "flowd/triggers/consumer.h"
@@ -15,8 +22,10 @@
 #include "flowd/triggers/producer.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "outbox_relay.h"
 #include "service_metrics.h"
 #include "signals.h"
+#include "trigger_sink.h"
 
 namespace flowd::app {
 namespace {
@@ -105,12 +114,18 @@ class Service {
   std::unique_ptr<triggers::EmbeddedBroker> broker_;
   triggers::KafkaSettings kafka_;
   std::shared_ptr<triggers::KafkaProducer> producer_;
-  std::unique_ptr<triggers::TriggerSink> sink_;
+  std::unique_ptr<dlq::DeadLetterStore> dead_letters_;
+  std::unique_ptr<service::StoreTriggerSink> sink_;
   std::unique_ptr<triggers::TriggerConsumer> consumer_;
   std::unique_ptr<service::DurableRunner> runner_;
+  std::unique_ptr<service::OutboxRelay> relay_;
 
   boost::asio::io_context http_io_;
   std::unique_ptr<http::Server> server_;
+#ifdef FLOWD_HAS_API
+  std::unique_ptr<api::Operations> operations_;
+  std::unique_ptr<api::ApiRoutes> routes_;
+#endif
   std::thread http_thread_;
 
   std::string definitions_key_;  // housekeeping thread only
@@ -122,23 +137,32 @@ class Service {
 bool Service::start() {
   service_metrics_ = std::make_unique<ServiceMetrics>(*metrics_);
   if (!start_store() || !start_kafka()) return false;
+  auto log = [this](std::string_view level, const std::string& message, const Json& fields) {
+    log_.write(level, message, fields);
+  };
 
   service::DurableRunnerOptions options;
   options.owner = config_.engine.instance_id;
   options.lease_ttl = config_.engine.lease_duration;
   options.max_in_flight = static_cast<std::size_t>(config_.engine.max_in_flight);
   options.snapshot_every = static_cast<std::size_t>(config_.engine.snapshot_every);
-  options.log = [this](std::string_view level, const std::string& message, const Json& fields) {
-    log_.write(level, message, fields);
-  };
+  options.log = log;
   service_metrics_->observe(options);
   runner_ = std::make_unique<service::DurableRunner>(*store_, *commands_, options);
   runner_->start();
+  sink_->start();
 
   if (auto started = consumer_->start(); !started) {
     log_.write("error", "Kafka consumer: " + started.error().message);
     return false;
   }
+  service::OutboxRelayOptions relay_options;
+  relay_options.url = config_.database.url;
+  relay_options.log = log;
+  relay_ = std::make_unique<service::OutboxRelay>(
+      *store_, std::make_shared<triggers::OutboxPublisher>(producer_, config_.kafka.events_topic),
+      relay_options);
+  relay_->start();
   if (!start_http()) return false;
   housekeeping_ = std::jthread([this](std::stop_token stop) { housekeeping_loop(stop); });
   return true;
@@ -180,18 +204,15 @@ bool Service::start_kafka() {
     }
     broker_ = std::move(*broker);
     kafka_.brokers = broker_->bootstrap();
-    kafka_.properties = triggers::EmbeddedBroker::consumer_properties();
     log_.write("info", "embedded Kafka broker running",
                {{"bootstrap", kafka_.brokers},
                 {"addressFile", config_.kafka.bootstrap_file},
-                {"publish", "kcat -P -b " + kafka_.brokers + " -t " +
-                                std::string(triggers::kTriggerTopic)}});
+                {"publish",
+                 "kcat -P -b " + kafka_.brokers + " -t " + std::string(triggers::kTriggerTopic)}});
   } else {
     kafka_.brokers = config_.kafka.brokers;
   }
   for (const auto& [k, v] : config_.kafka.properties) kafka_.properties[k] = v;
-  kafka_.properties["session.timeout.ms"] =
-      std::to_string(config_.kafka.session_timeout.count());
 
   triggers::ProducerConfig producer_config;
   producer_config.kafka = kafka_;
@@ -203,11 +224,21 @@ bool Service::start_kafka() {
   }
   producer_ = *producer;
 
-  // WIRE(ingest): sink_ = StoreTriggerSink over store_, dead-letter store and DlqPublisher.
-  if (!sink_) {
-    log_.write("error", "no trigger sink");
+  dlq::DeadLetterStoreOptions dlq_options;
+  dlq_options.url = config_.database.url;
+  auto dead_letters = dlq::DeadLetterStore::open(dlq_options);
+  if (!dead_letters) {
+    log_.write("error", "dead-letter store: " + dead_letters.error().message);
     return false;
   }
+  dead_letters_ = std::move(*dead_letters);
+  service::TriggerSinkOptions sink_options;
+  sink_options.consumer_group = config_.kafka.group_id;
+  sink_options.log = [this](std::string_view level, const std::string& message,
+                            const Json& fields) { log_.write(level, message, fields); };
+  sink_ = std::make_unique<service::StoreTriggerSink>(
+      *store_, *dead_letters_,
+      std::make_shared<triggers::DlqPublisher>(producer_, config_.kafka.dlq_topic), sink_options);
 
   std::string key;
   auto definitions = load_all_definitions(*store_, key);
@@ -227,6 +258,14 @@ bool Service::start_kafka() {
 
   triggers::ConsumerConfig consumer_config;
   consumer_config.kafka = kafka_;
+  if (broker_) {
+    // Short group timings suit the in-process broker (joins wait session.timeout.ms - 1 s).
+    for (const auto& [k, v] : triggers::EmbeddedBroker::consumer_properties())
+      consumer_config.kafka.properties.emplace(k, v);
+  } else {
+    consumer_config.kafka.properties["session.timeout.ms"] =
+        std::to_string(config_.kafka.session_timeout.count());
+  }
   consumer_config.group_id = config_.kafka.group_id;
   consumer_config.client_id = config_.engine.instance_id;
   consumer_config.max_in_flight = static_cast<std::size_t>(config_.kafka.max_in_flight);
@@ -245,7 +284,12 @@ bool Service::start_http() {
   options.access_log = log_.access_logger();
   options.logger = log_.plain_logger();
   server_ = std::make_unique<http::Server>(http_io_, options, metrics_);
-  // WIRE(api): register the /api/v1 routes.
+#ifdef FLOWD_HAS_API
+  operations_ = std::make_unique<api::Operations>(*store_, *commands_);
+  api::ApiOptions api_options;
+  api_options.metrics = metrics_;
+  routes_ = api::register_routes(server_->api(), *operations_, api_options);
+#endif
   server_->set_readiness([this] {
     http::Readiness r;
     if (stopping_) r.reasons.push_back("stopping");
@@ -300,7 +344,13 @@ void Service::housekeeping_loop(std::stop_token stop) {
     }
     if (stop.stop_requested()) break;
     refresh_triggers();
-    // WIRE(ingest): DLQ size gauge from the dead-letter store.
+    if (auto counts = dead_letters_->count_by_status()) {
+      std::int64_t waiting = 0;
+      for (const auto& [status, n] : *counts)
+        if (status == dlq::DeadLetterStatus::kPending || status == dlq::DeadLetterStatus::kRetrying)
+          waiting += n;
+      service_metrics_->set_dlq_size(waiting);
+    }
   }
 }
 
@@ -310,10 +360,22 @@ void Service::stop() {
   const auto grace = config_.engine.shutdown_grace;
   // Stop taking triggers first; their in-flight starts finish and offsets are committed.
   if (consumer_) consumer_->stop(grace);
+  if (sink_) sink_->stop();
   bool drained = true;
   if (runner_) drained = runner_->stop(grace);
-  if (server_) server_->stop(std::chrono::milliseconds(2000));
+  if (relay_) relay_->stop();
+  if (server_) {
+    // Open requests get two seconds; SSE streams end. The io thread then runs out of work.
+    auto stopped = std::make_shared<std::promise<void>>();
+    server_->stop(std::chrono::milliseconds(2000), [stopped] { stopped->set_value(); });
+    if (stopped->get_future().wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+      log_.write("warn", "HTTP server did not stop in time; closing it");
+    http_io_.stop();
+  }
   if (http_thread_.joinable()) http_thread_.join();
+#ifdef FLOWD_HAS_API
+  if (routes_) routes_->shutdown();
+#endif
   if (producer_) (void)producer_->flush(std::chrono::milliseconds(5000));
   consumer_.reset();
   sink_.reset();

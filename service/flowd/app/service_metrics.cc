@@ -11,17 +11,20 @@ ServiceMetrics::ServiceMetrics(http::MetricsRegistry& registry)
       in_flight_(registry.gauge("flowd_executions_in_flight", "Executions running here").get()),
       step_seconds_(registry.histogram("flowd_step_duration_seconds",
                                        "Duration of durable step attempts", {"outcome"})),
-      lag_(registry.gauge("flowd_kafka_consumer_lag",
-                          "Trigger records not yet started: high watermark minus stored offset, "
-                          "summed over assigned partitions")
+      lag_(registry
+               .gauge("flowd_kafka_consumer_lag",
+                      "Trigger records not yet started: high watermark minus stored offset, "
+                      "summed over assigned partitions")
                .get()),
-      records_(registry.counter("flowd_kafka_records_total", "Trigger records by outcome",
-                                {"outcome"})),
-      paused_(registry.gauge("flowd_kafka_partitions_paused",
-                             "1 while back-pressure pauses the trigger partitions")
+      records_(
+          registry.counter("flowd_kafka_records_total", "Trigger records by outcome", {"outcome"})),
+      paused_(registry
+                  .gauge("flowd_kafka_partitions_paused",
+                         "1 while back-pressure pauses the trigger partitions")
                   .get()),
-      batch_events_(registry.gauge("flowd_eventstore_append_batch_events",
-                                   "Mean events per group-commit transaction since start")
+      batch_events_(registry
+                        .gauge("flowd_eventstore_append_batch_events",
+                               "Mean events per group-commit transaction since start")
                         .get()),
       dlq_size_(registry.gauge("flowd_dlq_size", "Dead letters waiting for a decision").get()) {}
 
