@@ -143,16 +143,21 @@ void Engine::finished(const std::string& id) {
   runs_.erase(id);
 }
 
-Event started_event(const Definition& definition, const StartOptions& options) {
+Event detail::started_event_moving(const Definition& definition, StartOptions& options) {
   Json data{{"executionId", options.execution_id},
             {"workflow", definition.name},
             {"version", definition.version},
-            {"input", options.input},
-            {"context", options.context}};
+            {"input", std::move(options.input)},
+            {"context", std::move(options.context)}};
   if (!options.dedupe_key.empty()) data["dedupeKey"] = options.dedupe_key;
   if (!options.parent_execution.empty())
     data["parent"] = {{"execution", options.parent_execution}, {"step", options.parent_step}};
   return Event::make(EventType::kExecutionStarted, {}, 0, std::move(data));
+}
+
+Event started_event(const Definition& definition, const StartOptions& options) {
+  StartOptions copy = options;
+  return detail::started_event_moving(definition, copy);
 }
 
 std::string new_uuid() {

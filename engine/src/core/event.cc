@@ -45,12 +45,7 @@ bool is_terminal(EventType type) {
 }
 
 Event Event::make(EventType type, std::string step, int attempt, Json data) {
-  Event e;
-  e.type = type;
-  e.step = std::move(step);
-  e.attempt = attempt;
-  e.data = std::move(data);
-  return e;
+  return Event{type, std::move(step), attempt, std::move(data)};
 }
 
 std::string format_time(TimePoint time) {

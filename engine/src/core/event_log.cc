@@ -20,10 +20,15 @@ void MemoryEventLog::append(AppendRequest request, AppendCallback done) {
           e.version = ++version;
           stream.push_back(std::move(e));
         }
+        result = version;
       } else {
         version += static_cast<std::int64_t>(request.events.size());
+        result = version;
+        // Nothing follows a terminal event: forget the stream so that a log that only counts
+        // stays small however many executions pass through it.
+        if (!request.events.empty() && is_terminal(request.events.back().type))
+          versions_.erase(request.execution_id);
       }
-      result = version;
     }
   }
   done(std::move(result));

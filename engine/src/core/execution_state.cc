@@ -21,6 +21,42 @@ std::int64_t json_int(const Json& data, const char* key) {
   return it != data.end() && it->is_number() ? it->get<std::int64_t>() : 0;
 }
 
+// The forEach step a path like "each[12]" is an item of, with the item's index; null when the
+// path is no item of a forEach whose items are folded into its own state.
+StepState* compact_parent(std::map<std::string, StepState, std::less<>>& steps,
+                          std::string_view path, std::size_t& index) {
+  if (path.empty() || path.back() != ']') return nullptr;
+  const std::size_t open = path.rfind('[');
+  if (open == std::string_view::npos || open == 0) return nullptr;
+  std::size_t value = 0;
+  for (std::size_t i = open + 1; i + 1 < path.size(); ++i) {
+    if (path[i] < '0' || path[i] > '9') return nullptr;
+    value = value * 10 + static_cast<std::size_t>(path[i] - '0');
+  }
+  auto it = steps.find(path.substr(0, open));
+  if (it == steps.end() || value >= it->second.item_status.size()) return nullptr;
+  index = value;
+  return &it->second;
+}
+
+// Moves a finished item's status and output into its forEach's state and drops the entries of
+// the item and of the steps inside it ("each[12]", "each[12].check", ...).
+void fold_item(std::map<std::string, StepState, std::less<>>& steps, const std::string& path) {
+  std::size_t index = 0;
+  StepState* parent = compact_parent(steps, path, index);
+  if (!parent) return;
+  auto it = steps.find(path);
+  if (it == steps.end()) return;
+  const StepStatus status = it->second.status;
+  if (status != StepStatus::kSucceeded && status != StepStatus::kSkipped) return;
+  parent->item_status[index] = status;
+  parent->item_outputs[index] = std::move(it->second.output);
+  const std::string inner = path + ".";
+  auto end = steps.lower_bound(inner);
+  while (end != steps.end() && end->first.compare(0, inner.size(), inner) == 0) ++end;
+  steps.erase(it, end);
+}
+
 }  // namespace
 
 std::string_view to_string(ExecutionStatus status) {
@@ -85,6 +121,12 @@ void ExecutionState::apply(const Event& event) {
       s.status = StepStatus::kRunning;
       s.attempts = std::max(s.attempts, event.attempt);
       if (s.first_started == TimePoint{}) s.first_started = event.time;
+      if (auto it = data.find("itemCount"); it != data.end() && it->is_number_unsigned() &&
+                                            it->get<std::size_t>() > kForEachItemDetailLimit &&
+                                            s.item_status.empty()) {
+        s.item_status.assign(it->get<std::size_t>(), StepStatus::kPending);
+        s.item_outputs.assign(s.item_status.size(), Json());
+      }
       break;
     }
     case EventType::kStepCompleted: {
@@ -94,6 +136,9 @@ void ExecutionState::apply(const Event& event) {
       s.duration_ms += json_int(data, "durationMs");
       s.ended = event.time;
       s.error.reset();
+      s.item_status = {};
+      s.item_outputs = {};
+      fold_item(steps, event.step);
       break;
     }
     case EventType::kStepFailed: {
@@ -105,6 +150,8 @@ void ExecutionState::apply(const Event& event) {
       if (final) {
         s.status = StepStatus::kFailed;
         s.ended = event.time;
+        s.item_status = {};
+        s.item_outputs = {};
       }
       break;
     }
@@ -116,6 +163,7 @@ void ExecutionState::apply(const Event& event) {
       s.status = StepStatus::kSkipped;
       if (auto it = data.find("reason"); it != data.end() && it->is_string()) s.skip_reason = *it;
       s.ended = event.time;
+      fold_item(steps, event.step);
       break;
     }
     case EventType::kStepFallbackUsed: {
@@ -129,6 +177,7 @@ void ExecutionState::apply(const Event& event) {
         if (auto it = data.find("output"); it != data.end()) s.output = *it;
       }
       s.ended = event.time;
+      fold_item(steps, event.step);
       break;
     }
     case EventType::kExecutionPaused:

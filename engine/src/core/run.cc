@@ -94,15 +94,21 @@ Engine::Run::Run(Engine& engine, std::shared_ptr<const Definition> definition, S
       done_(std::move(done)),
       durable_(io_),
       changed_(io_),
-      slots_(io_, definition_->max_parallel > 0 ? definition_->max_parallel : 1),
-      deadline_(io_),
-      random_(std::hash<std::string>{}(options_.execution_id) ^
-              static_cast<std::uint64_t>(Clock::now().time_since_epoch().count())) {
+      slots_(io_, definition_->max_parallel > 0 ? definition_->max_parallel : 1) {
   state_.id = options_.execution_id;
 }
 
+Engine::Run::~Run() {
+  if (deadlines_) deadlines_->remove(*this);
+}
+
+void Engine::Run::deadline_expired() {
+  stop(StopKind::kTimedOut, "execution timed out");
+}
+
 void Engine::Run::start_new() {
-  Event started = started_event(*definition_, options_);
+  // The input and context move into the event: the run reads them from its state from now on.
+  Event started = detail::started_event_moving(*definition_, options_);
   emit(started.type, {}, 0, std::move(started.data));
   asio::co_spawn(io_, main(false), asio::detached);
 }
@@ -120,10 +126,8 @@ awaitable<void> Engine::Run::main(bool resumed) {
   auto remaining = definition_->timeout -
                    std::chrono::duration_cast<Millis>(engine_.deps_.now() - state_.started);
   (void)resumed;
-  deadline_.expires_after(std::max(remaining, Millis(0)));
-  deadline_.async_wait([self](boost::system::error_code ec) {
-    if (!ec) self->stop(StopKind::kTimedOut, "execution timed out");
-  });
+  deadlines_ = &asio::use_service<detail::DeadlineQueue>(io_);
+  deadlines_->add(*this, std::chrono::steady_clock::now() + std::max(remaining, Millis(0)));
 
   Graph top(nullptr, "");
   top.scope.bind("input", &state_.input);
@@ -137,7 +141,7 @@ awaitable<void> Engine::Run::main(bool resumed) {
     result.outcome = Outcome::kFailed;
     result.error = Error{ErrorCode::kInternal, std::string("engine error: ") + e.what(), false};
   }
-  deadline_.cancel();
+  deadlines_->remove(*this);
 
   if (log_failed_) {
     finish();
@@ -181,68 +185,140 @@ void Engine::Run::finish() {
 
 // ---- the step graph -------------------------------------------------------------------------
 
+namespace {
+
+// The dependencies of each step of one level as indexes into it (flat: deps[first[i]..first[i+1])),
+// so that readiness checks compare integers, not names. Names outside the level are ignored.
+struct DependencyIndex {
+  std::vector<std::uint32_t> first;
+  std::vector<std::uint32_t> deps;
+
+  explicit DependencyIndex(const std::vector<StepDef>& steps) {
+    const std::size_t n = steps.size();
+    first.reserve(n + 1);
+    std::unordered_map<std::string_view, std::uint32_t> by_id;
+    if (n > 8) {
+      by_id.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) by_id.emplace(steps[i].id, static_cast<std::uint32_t>(i));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      first.push_back(static_cast<std::uint32_t>(deps.size()));
+      for (const std::string& dep : steps[i].depends_on)
+        if (auto j = find(steps, by_id, dep)) deps.push_back(*j);
+    }
+    first.push_back(static_cast<std::uint32_t>(deps.size()));
+  }
+
+  static std::optional<std::uint32_t> find(
+      const std::vector<StepDef>& steps,
+      const std::unordered_map<std::string_view, std::uint32_t>& by_id, std::string_view id) {
+    if (!by_id.empty()) {
+      auto it = by_id.find(id);
+      return it == by_id.end() ? std::nullopt : std::optional<std::uint32_t>(it->second);
+    }
+    for (std::size_t i = 0; i < steps.size(); ++i)
+      if (steps[i].id == id) return static_cast<std::uint32_t>(i);
+    return std::nullopt;
+  }
+};
+
+}  // namespace
+
 awaitable<Engine::Run::NodeResult> Engine::Run::run_graph(const std::vector<StepDef>& steps,
                                                           Graph& graph) {
   const std::size_t n = steps.size();
-  std::unordered_map<std::string_view, std::size_t> index;
-  for (std::size_t i = 0; i < n; ++i) index.emplace(steps[i].id, i);
+  const DependencyIndex index(steps);
   std::vector<char> started(n, 0), done(n, 0);
+  std::size_t done_count = 0;
   // A step named by another's `fallback.step` runs only in that role, never on its own.
   for (const StepDef& s : steps)
     if (s.fallback.kind == Fallback::Kind::kStep)
-      if (auto it = index.find(s.fallback.step); it != index.end())
-        started[it->second] = done[it->second] = 1;
+      if (auto j = DependencyIndex::find(steps, {}, s.fallback.step); j && !done[*j]) {
+        started[*j] = done[*j] = 1;
+        ++done_count;
+      }
 
   int running = 0;
   std::optional<NodeResult> failure;
-  std::size_t last_finished = n;
 
   auto ready = [&](std::size_t i) {
-    for (const std::string& dep : steps[i].depends_on) {
-      auto it = index.find(dep);
-      if (it != index.end() && !done[it->second]) return false;
-    }
+    for (std::uint32_t k = index.first[i]; k < index.first[i + 1]; ++k)
+      if (!done[index.deps[k]]) return false;
     return true;
+  };
+  auto finished = [&](std::size_t i, NodeResult r) {
+    done[i] = 1;
+    ++done_count;
+    if (r.outcome == Outcome::kFailed && !failure) failure = std::move(r);
   };
 
   while (true) {
     if (!paused_ && stop_kind_ == StopKind::kNone && !failure) {
-      for (std::size_t i = 0; i < n; ++i) {
+      // The ready steps; when exactly one is ready and none runs, it is awaited here rather than
+      // spawned (a sequential chain then costs no coroutine spawn and no wake-up per step).
+      std::size_t first_ready = n, ready_count = 0;
+      for (std::size_t i = 0; i < n && (running > 0 || ready_count < 2); ++i) {
+        if (started[i] || !ready(i)) continue;
+        if (ready_count++ == 0) first_ready = i;
+      }
+      if (running == 0 && ready_count == 1) {
+        started[first_ready] = 1;
+        NodeResult r;
+        bool threw = false;
+        try {
+          r = co_await run_node(steps[first_ready], graph);
+        } catch (...) {
+          threw = true;
+        }
+        if (threw) r = node_error(graph, steps[first_ready]);
+        finished(first_ready, std::move(r));
+        continue;
+      }
+      for (std::size_t i = first_ready; ready_count > 0 && i < n; ++i) {
         if (started[i] || !ready(i)) continue;
         started[i] = 1;
         ++running;
         asio::co_spawn(io_, run_node(steps[i], graph), [&, i](std::exception_ptr ep, NodeResult r) {
-          if (ep) {
-            r.outcome = Outcome::kFailed;
-            r.error = Error{ErrorCode::kInternal, "engine error in step", false};
-            r.step = graph.prefix + steps[i].id;
-          }
-          done[i] = 1;
-          last_finished = i;
+          if (ep) r = node_error(graph, steps[i]);
           --running;
-          if (r.outcome == Outcome::kFailed && !failure) failure = std::move(r);
+          finished(i, std::move(r));
           changed_.notify_all();
         });
       }
     }
-    bool all_done = std::all_of(done.begin(), done.end(), [](char d) { return d != 0; });
     bool halted = failure || stop_kind_ != StopKind::kNone;
-    if (running == 0 && (all_done || halted)) break;
+    if (running == 0 && (done_count == n || halted)) break;
     // Woken by a finished node, or by pause/resume/stop.
     co_await changed_.wait();
   }
-  (void)last_finished;
   if (failure) co_return std::move(*failure);
   NodeResult ok;
   if (stop_kind_ != StopKind::kNone) ok.outcome = Outcome::kStopped;
   co_return ok;
 }
 
-void Engine::Run::record(Graph& graph, const std::string& id, const std::string& path) {
+Engine::Run::NodeResult Engine::Run::node_error(const Graph& graph, const StepDef& step) {
+  NodeResult r;
+  r.outcome = Outcome::kFailed;
+  r.error = Error{ErrorCode::kInternal, "engine error in step", false};
+  r.step = graph.prefix + step.id;
+  return r;
+}
+
+// Makes the step's result visible to later templates as `steps.<id>`. `output` is the node's own
+// output, moved in when it is the state's (a success) to save a copy.
+void Engine::Run::record(Graph& graph, const std::string& id, const std::string& path,
+                         NodeResult* result) {
   auto it = state_.steps.find(path);
   if (it == state_.steps.end()) return;
   const StepState& s = it->second;
-  Json j{{"status", to_string(s.status)}, {"output", s.output}, {"attempts", s.attempts}};
+  Json j = Json::object();
+  j["status"] = to_string(s.status);
+  if (result && result->outcome == Outcome::kSucceeded && s.status == StepStatus::kSucceeded)
+    j["output"] = std::move(result->output);
+  else
+    j["output"] = s.output;
+  j["attempts"] = s.attempts;
   if (s.error && s.status == StepStatus::kFailed) j["error"] = to_json(*s.error);
   graph.steps[id] = std::move(j);
 }
@@ -255,7 +331,7 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_node(const StepDef& step, Gr
   auto existing = state_.steps.find(path);
   if (existing != state_.steps.end() && is_done(existing->second.status)) {
     // Finished before a restart: its result stands, it does not run again.
-    record(graph, step.id, path);
+    record(graph, step.id, path, nullptr);
     const StepState& s = existing->second;
     if (s.status == StepStatus::kSkipped) result.outcome = Outcome::kSkipped;
     if (s.status == StepStatus::kFailed) {
@@ -326,7 +402,7 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_node(const StepDef& step, Gr
       result = co_await run_body(step, *body, path, graph.scope, std::move(start_data), 0);
     }
   }
-  record(graph, step.id, path);
+  record(graph, step.id, path, &result);
   co_return result;
 }
 
@@ -354,7 +430,7 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_for_each(const StepDef& step
 
   if (state_.steps[path].attempts == 0)
     emit(EventType::kStepStarted, path, 1, {{"itemCount", items.size()}});
-  ForEachJob job{step, graph, path, items, {}, {}, {}, 0, 0};
+  ForEachJob job{step, graph, path, items, state_.steps[path], {}, {}, {}, 0, 0};
   const std::size_t count = items.size();
   job.outputs.resize(count);
   job.outcomes.resize(count, Outcome::kSucceeded);
@@ -373,6 +449,12 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_for_each(const StepDef& step
   std::vector<Json>& outputs = job.outputs;
   std::vector<Outcome>& outcomes = job.outcomes;
   std::optional<Error>& first_error = job.first_error;
+  // Items folded into the step's state (a large forEach) left their outputs there; they move
+  // into the step's output, which the next event gives the state in their place.
+  if (stop_kind_ == StopKind::kNone && job.folded.item_outputs.size() == count)
+    for (std::size_t i = 0; i < count; ++i)
+      if (job.folded.item_status[i] != StepStatus::kPending)
+        outputs[i] = std::move(job.folded.item_outputs[i]);
 
   if (stop_kind_ != StopKind::kNone) {
     result.outcome = Outcome::kStopped;
@@ -419,7 +501,11 @@ awaitable<void> Engine::Run::for_each_worker(ForEachJob& job) {
 
     auto existing = state_.steps.find(item_path);
     NodeResult r;
-    if (existing != state_.steps.end() && is_done(existing->second.status)) {
+    if (i < job.folded.item_status.size() && job.folded.item_status[i] != StepStatus::kPending) {
+      // Finished before a restart, folded into the step's state with its output.
+      r.outcome = job.folded.item_status[i] == StepStatus::kSucceeded ? Outcome::kSucceeded
+                                                                      : Outcome::kSkipped;
+    } else if (existing != state_.steps.end() && is_done(existing->second.status)) {
       const StepState& s = existing->second;
       r.output = s.output;
       r.outcome = s.status == StepStatus::kSucceeded ? Outcome::kSucceeded
@@ -453,7 +539,9 @@ awaitable<void> Engine::Run::for_each_worker(ForEachJob& job) {
                               kMaxFallbackDepth);
       }
     }
-    job.outputs[i] = r.output;
+    // A folded item's output is in the step's state already (gathered when all items ran).
+    if (i >= job.folded.item_status.size() || job.folded.item_status[i] == StepStatus::kPending)
+      job.outputs[i] = std::move(r.output);
     job.outcomes[i] = r.outcome;
     if ((r.outcome == Outcome::kFailed || r.outcome == Outcome::kTolerated) && !job.first_error) {
       job.first_error = r.error;
@@ -637,35 +725,34 @@ awaitable<Engine::Run::NodeResult> Engine::Run::after_failure(const StepDef& ste
 
 awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::string& type,
                                             const std::string& path, int attempt, Json with) {
+  auto what = [&] { return "step '" + path + "' (" + type + ")"; };
+  const Millis timeout = step_timeout(step);
   auto cancel = std::make_shared<CancelSignal>();
   ActiveGuard guard(active_, cancel);
-
-  const Millis timeout = step_timeout(step);
-  const std::string what = "step '" + path + "' (" + type + ")";
   if (type == "workflow") {
     co_return co_await race(io_, run_sub_workflow(path, attempt, with, cancel), timeout, cancel,
-                            what);
+                            what());
   }
   StepRunner* runner = engine_.deps_.runners ? engine_.deps_.runners->find(type) : nullptr;
   if (!runner)
-    co_return fail(ErrorCode::kInvalidDefinition, "unknown step type '" + type + "' in " + what);
-  StepCall call;
-  call.execution_id = state_.id;
-  call.step = path;
-  call.attempt = attempt;
-  call.idempotency_key = idempotency_key(state_.id, path, attempt);
-  call.type = type;
-  call.with = std::move(with);
-  call.timeout = timeout;
-  call.cancel = cancel;
+    co_return fail(ErrorCode::kInvalidDefinition, "unknown step type '" + type + "' in " + what());
+  StepCall call{.execution_id = state_.id,
+                .step = path,
+                .attempt = attempt,
+                .idempotency_key = idempotency_key(state_.id, path, attempt),
+                .type = type,
+                .with = std::move(with),
+                .timeout = timeout,
+                .cancel = cancel};
   if (runner->instant()) {
+    // Finishes without waiting on anything: no timeout timer to race it against.
     try {
       co_return co_await runner->run(std::move(call));
     } catch (const std::exception& e) {
-      co_return fail(ErrorCode::kInternal, what + " threw: " + e.what());
+      co_return fail(ErrorCode::kInternal, what() + " threw: " + e.what());
     }
   }
-  co_return co_await race(io_, runner->run(std::move(call)), timeout, cancel, what);
+  co_return co_await race(io_, runner->run(std::move(call)), timeout, cancel, what());
 }
 
 awaitable<Result<Json>> Engine::Run::run_sub_workflow(const std::string& path, int attempt,
@@ -731,51 +818,70 @@ awaitable<void> Engine::Run::sleep(Millis delay) {
 // ---- events ---------------------------------------------------------------------------------
 
 void Engine::Run::emit(EventType type, const std::string& path, int attempt, Json data) {
-  Event e;
-  e.type = type;
-  e.step = path;
-  e.attempt = attempt;
-  e.data = std::move(data);
-  e.time = engine_.deps_.now();
-  e.version = state_.version + 1;
+  // Aggregate initialisation: Event's default `data` (an empty object) would cost an allocation.
+  Event e{type, path, attempt, std::move(data), engine_.deps_.now(), state_.version + 1};
   state_.apply(e);
   pending_.push_back(std::move(e));
 }
 
+// What an append's callback found when it ran on the engine's thread before append() returned
+// (MemoryEventLog and other synchronous logs): the result is then handled inline, with no post and
+// no wake-up of the flushing coroutine.
+struct Engine::Run::SyncAppend {
+  std::thread::id caller = std::this_thread::get_id();
+  bool inside = true;  // read only on the caller's thread
+  std::optional<Result<std::int64_t>> result;
+};
+
 void Engine::Run::start_append() {
-  if (append_in_flight_ || pending_.empty() || log_failed_) return;
-  append_in_flight_ = true;
-  AppendRequest request;
-  request.execution_id = state_.id;
-  request.expected_version = durable_version_;
-  request.events = std::move(pending_);
-  pending_.clear();
-  auto self = shared_from_this();
-  engine_.deps_.log->append(std::move(request), [self](Result<std::int64_t> result) {
-    asio::post(self->io_, [self, result = std::move(result)]() mutable {
-      self->append_in_flight_ = false;
-      if (result) {
-        const auto every = static_cast<std::int64_t>(self->engine_.deps_.snapshot_every);
-        if (every > 0 && self->engine_.deps_.snapshot &&
-            *result / every > self->durable_version_ / every && *result == self->state_.version)
-          self->engine_.deps_.snapshot(self->state_);
-        self->durable_version_ = *result;
-        self->start_append();
-      } else {
-        self->log_error_ = result.error();
-        self->log_failed_ = true;  // even when already stopping: nothing more may be written
-        self->stop(StopKind::kLogFailed, "event log append failed: " + result.error().message);
+  while (!append_in_flight_ && !pending_.empty() && !log_failed_) {
+    append_in_flight_ = true;
+    AppendRequest request;
+    request.execution_id = state_.id;
+    request.expected_version = durable_version_;
+    request.events = std::move(pending_);
+    pending_.clear();
+    pending_.reserve(8);
+    auto sync = std::make_shared<SyncAppend>();
+    auto self = shared_from_this();
+    engine_.deps_.log->append(std::move(request), [self, sync](Result<std::int64_t> result) {
+      if (std::this_thread::get_id() == sync->caller && sync->inside) {
+        sync->result = std::move(result);
+        return;
       }
-      self->durable_.notify_all();
+      asio::post(self->io_, [self, result = std::move(result)]() mutable {
+        self->appended(std::move(result));
+        self->start_append();
+        self->durable_.notify_all();
+      });
     });
-  });
+    sync->inside = false;
+    if (!sync->result) return;  // completes later, through the io_context
+    appended(std::move(*sync->result));
+  }
+}
+
+void Engine::Run::appended(Result<std::int64_t> result) {
+  append_in_flight_ = false;
+  if (result) {
+    const auto every = static_cast<std::int64_t>(engine_.deps_.snapshot_every);
+    if (every > 0 && engine_.deps_.snapshot && *result / every > durable_version_ / every &&
+        *result == state_.version)
+      engine_.deps_.snapshot(state_);
+    durable_version_ = *result;
+  } else {
+    log_error_ = result.error();
+    log_failed_ = true;  // even when already stopping: nothing more may be written
+    stop(StopKind::kLogFailed, "event log append failed: " + result.error().message);
+  }
 }
 
 awaitable<bool> Engine::Run::flush() {
   const std::int64_t target = state_.version;
+  start_append();
   while (durable_version_ < target && !log_failed_) {
-    start_append();
     co_await durable_.wait();
+    start_append();
   }
   co_return !log_failed_;
 }
@@ -836,8 +942,12 @@ Millis Engine::Run::retry_delay(const RetryPolicy& policy, int attempt) {
                  std::pow(policy.multiplier, static_cast<double>(attempt - 1));
   delay = std::min(delay, static_cast<double>(policy.max_backoff.count()));
   if (policy.jitter > 0) {
+    if (!engine_.deps_.random && !random_)  // seeded on first use: 2.5 kB of state per run
+      random_ = std::make_unique<std::mt19937_64>(
+          std::hash<std::string>{}(state_.id) ^
+          static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()));
     double r = engine_.deps_.random ? engine_.deps_.random()
-                                    : std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+                                    : std::uniform_real_distribution<double>(0.0, 1.0)(*random_);
     delay += delay * policy.jitter * r;
   }
   return Millis(static_cast<std::int64_t>(delay));

@@ -7,16 +7,24 @@
 #include <boost/asio/steady_timer.hpp>
 #include <list>
 #include <random>
+#include <thread>
 
 #include "core/async.h"
 #include "flowd/engine/engine.h"
 
 namespace flowd {
 
-class Engine::Run : public std::enable_shared_from_this<Engine::Run> {
+namespace detail {
+// started_event() that moves `options.input` and `options.context` into the event.
+Event started_event_moving(const Definition& definition, StartOptions& options);
+}  // namespace detail
+
+class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
+                    private detail::DeadlineQueue::Client {
  public:
   Run(Engine& engine, std::shared_ptr<const Definition> definition, StartOptions options,
       ExecutionDone done);
+  ~Run();
 
   void start_new();
   void start_resumed(ExecutionState state);
@@ -54,6 +62,7 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run> {
     Graph& graph;
     const std::string& path;
     const Json& items;
+    StepState& folded;  // the step's state: its items' when there are many (item_status)
     std::vector<Json> outputs;
     std::vector<Outcome> outcomes;
     std::optional<Error> first_error;
@@ -65,6 +74,7 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run> {
     r.outcome = Outcome::kStopped;
     return r;
   }
+  static NodeResult node_error(const Graph& graph, const StepDef& step);
   enum class StopKind { kNone, kCancelled, kTimedOut, kLogFailed };
 
   boost::asio::awaitable<void> main(bool resumed);
@@ -93,10 +103,13 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run> {
   // Appends everything emitted so far; true when durable, false when the run must stop.
   boost::asio::awaitable<bool> flush();
   void start_append();
+  void appended(Result<std::int64_t> result);  // an append's outcome, on the engine's thread
+  struct SyncAppend;
   void emit(EventType type, const std::string& path, int attempt, Json data);
-  void record(Graph& graph, const std::string& id, const std::string& path);
+  void record(Graph& graph, const std::string& id, const std::string& path, NodeResult* result);
   void stop(StopKind kind, std::string reason);
   void wake_all();
+  void deadline_expired() override;
   Millis step_timeout(const StepDef& step) const;
   const RetryPolicy& retry_policy(const StepDef& step) const;
   Millis retry_delay(const RetryPolicy& policy, int attempt);
@@ -122,8 +135,8 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run> {
   Error log_error_;
   bool log_failed_ = false;  // an append failed: the run writes nothing more
   std::list<std::shared_ptr<CancelSignal>> active_;  // attempts and waits stop() interrupts
-  boost::asio::steady_timer deadline_;
-  std::mt19937_64 random_;
+  detail::DeadlineQueue* deadlines_ = nullptr;       // the workflow timeout, once main() runs
+  std::unique_ptr<std::mt19937_64> random_;          // when deps give no random source (2.5 kB)
   bool finished_ = false;
 };
 

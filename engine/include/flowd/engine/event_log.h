@@ -39,7 +39,8 @@ class MemoryEventLog : public EventLog {
   std::vector<Event> read(const std::string& execution_id) const;
   std::vector<std::string> streams() const;
   std::size_t total_events() const;
-  // When false, events are counted but not kept (benchmarks of the engine alone).
+  // When false, events are counted but not kept, and a stream is forgotten after its terminal
+  // event (benchmarks of the engine alone).
   void set_retain(bool retain) { retain_ = retain; }
 
  private:

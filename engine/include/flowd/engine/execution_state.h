@@ -47,7 +47,16 @@ struct StepState {
   TimePoint first_started{};
   TimePoint ended{};
   std::int64_t duration_ms = 0;  // sum of attempt durations
+  // A forEach over more than kForEachItemDetailLimit items keeps its items here rather than as
+  // one entry per item path: an item's entry (and its inner steps') is dropped when the item
+  // succeeds or is skipped, leaving its status and output by index. Failed items keep their
+  // entries. Cleared when the forEach step itself ends (its output then holds every item's).
+  std::vector<StepStatus> item_status;
+  std::vector<Json> item_outputs;
 };
+
+// Above this many items a forEach's items are folded into its own StepState (see StepState).
+inline constexpr std::size_t kForEachItemDetailLimit = 1000;
 
 struct ExecutionState {
   std::string id;
