@@ -192,6 +192,8 @@ struct StartDone {
   std::string workflow;
   std::string dedupe_key;
   std::function<void(PoisonReason)> late_poison;  // valid while the sink lives (gate)
+  std::function<void(Event)> on_started;
+  std::shared_ptr<const Event> started;  // set with on_started
 
   void operator()(eventstore::StoreResult<eventstore::StartOutcome> result) const;
 };
@@ -218,7 +220,10 @@ void StoreTriggerSink::start_one(const std::shared_ptr<Flight>& flight,
 
   auto counters = counters_;
   auto job_flight = flight;
-  StartDone done{flight, request.definition, request.workflow, request.dedupe_key,
+  StartDone done{flight,
+                 request.definition,
+                 request.workflow,
+                 request.dedupe_key,
                  [counters, job_flight](PoisonReason reason) {
                    std::lock_guard gate(counters->gate);
                    if (counters->sink == nullptr) {
@@ -230,7 +235,13 @@ void StoreTriggerSink::start_one(const std::shared_ptr<Flight>& flight,
                    job_flight->parts.fetch_add(1);
                    counters->sink->enqueue(Job{job_flight, {}, {std::move(reason)}});
                    job_flight->finish_part();
-                 }};
+                 },
+                 {},
+                 {}};
+  if (options_.on_started) {
+    done.on_started = options_.on_started;
+    done.started = std::make_shared<const Event>(started);
+  }
   store_.start_execution(AppendRequest{options.execution_id, 0, {std::move(started)}},
                          std::move(metadata), std::move(done));
 }
@@ -238,6 +249,7 @@ void StoreTriggerSink::start_one(const std::shared_ptr<Flight>& flight,
 void StartDone::operator()(eventstore::StoreResult<eventstore::StartOutcome> result) const {
   if (result) {
     (result->duplicate ? flight->counters->duplicates : flight->counters->started).fetch_add(1);
+    if (!result->duplicate && on_started) on_started(*started);
     flight->started = true;
     flight->finish_part();
     return;

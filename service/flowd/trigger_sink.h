@@ -45,6 +45,10 @@ struct TriggerSinkOptions {
   std::chrono::milliseconds republish_after{30'000};
   std::chrono::milliseconds republish_interval{10'000};
   std::function<void(std::string_view level, const std::string& message, const Json& fields)> log;
+  // A new execution's ExecutionStarted is durable (not called for duplicates), on the store's
+  // appender thread: keep it short. flowd hands the event to its DurableRunner, which runs the
+  // execution without reading it back.
+  std::function<void(Event started)> on_started;
 };
 
 struct TriggerSinkStats {

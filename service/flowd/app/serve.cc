@@ -9,11 +9,8 @@
 
 #include "definition_cache.h"
 #include "durable_runner.h"
-#if __has_include("flowd/api/routes.h")  // TEMPORARY until the API lands
-#define FLOWD_HAS_API 1
 #include "flowd/api/operations.h"
 #include "flowd/api/routes.h"
-#endif
 #include "flowd/dlq/dead_letter_store.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
@@ -122,10 +119,8 @@ class Service {
 
   boost::asio::io_context http_io_;
   std::unique_ptr<http::Server> server_;
-#ifdef FLOWD_HAS_API
   std::unique_ptr<api::Operations> operations_;
   std::unique_ptr<api::ApiRoutes> routes_;
-#endif
   std::thread http_thread_;
 
   std::string definitions_key_;  // housekeeping thread only
@@ -236,6 +231,10 @@ bool Service::start_kafka() {
   sink_options.consumer_group = config_.kafka.group_id;
   sink_options.log = [this](std::string_view level, const std::string& message,
                             const Json& fields) { log_.write(level, message, fields); };
+  // Started here, leased here: the runner takes them without reading them back.
+  sink_options.on_started = [this](Event started) {
+    if (runner_) runner_->offer(std::move(started));
+  };
   sink_ = std::make_unique<service::StoreTriggerSink>(
       *store_, *dead_letters_,
       std::make_shared<triggers::DlqPublisher>(producer_, config_.kafka.dlq_topic), sink_options);
@@ -284,12 +283,10 @@ bool Service::start_http() {
   options.access_log = log_.access_logger();
   options.logger = log_.plain_logger();
   server_ = std::make_unique<http::Server>(http_io_, options, metrics_);
-#ifdef FLOWD_HAS_API
   operations_ = std::make_unique<api::Operations>(*store_, *commands_);
   api::ApiOptions api_options;
   api_options.metrics = metrics_;
   routes_ = api::register_routes(server_->api(), *operations_, api_options);
-#endif
   server_->set_readiness([this] {
     http::Readiness r;
     if (stopping_) r.reasons.push_back("stopping");
@@ -373,9 +370,7 @@ void Service::stop() {
     http_io_.stop();
   }
   if (http_thread_.joinable()) http_thread_.join();
-#ifdef FLOWD_HAS_API
   if (routes_) routes_->shutdown();
-#endif
   if (producer_) (void)producer_->flush(std::chrono::milliseconds(5000));
   consumer_.reset();
   sink_.reset();
