@@ -112,7 +112,12 @@ TEST_CASE("Poison records are dead-lettered with their original bytes and do not
 
   // The good records after the poison ones run: nothing blocked.
   require_exactly_once(c, 3);
-  REQUIRE(within(60s, [&] { return c.count("SELECT count(*) FROM dead_letters") == 4; }));
+  const bool four = within(60s, [&] { return c.count("SELECT count(*) FROM dead_letters") == 4; });
+  INFO("dead letters: " << c.db.query("SELECT string_agg(reason_code || ' ' || dedupe_key || ' "
+                                      "' || reason_message, '; ') FROM dead_letters"));
+  INFO("sink: records " << node.sink->stats().records << ", retries "
+                        << node.sink->stats().retries);
+  REQUIRE(four);
 
   auto letters = node.dead_letters->list({});
   REQUIRE(letters);
