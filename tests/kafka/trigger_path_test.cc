@@ -295,13 +295,17 @@ TEST_CASE("Trigger path throughput", "[.][throughput][kafka]") {
   node.sink->start();  // no runner: measure the start path alone
   const auto begin = std::chrono::steady_clock::now();
   node.start_consumer();
+  REQUIRE(within(120s, [&] { return node.sink->stats().started > 0; }));
+  const auto first = std::chrono::steady_clock::now();  // the group join is behind us
+  const auto first_count = node.sink->stats().started;
   REQUIRE(
       within(300s, [&] { return node.sink->stats().started >= static_cast<std::uint64_t>(n); }));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-  WARN("backlog of " << n << " records -> ExecutionStarted in " << seconds
-                     << " s (incl. group join)"
-                     << ": " << n / seconds << " starts/s; appender batches "
+  const auto end = std::chrono::steady_clock::now();
+  const double seconds = std::chrono::duration<double>(end - first).count();
+  WARN("backlog of " << n << " records: first start after "
+                     << std::chrono::duration<double>(first - begin).count()
+                     << " s (group join), then " << (n - first_count) / seconds
+                     << " durable starts/s; appender transactions "
                      << node.trigger_store->appender_stats().batches);
   // Latency, one record at a time: produce (acked) → durable ExecutionStarted seen by the sink.
   std::vector<double> latencies;
