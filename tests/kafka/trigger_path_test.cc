@@ -326,3 +326,41 @@ TEST_CASE("Trigger path throughput", "[.][throughput][kafka]") {
        << latencies[latencies.size() / 2] << " ms, p99 " << latencies[latencies.size() * 99 / 100]
        << " ms");
 }
+
+TEST_CASE("A dead letter whose flowd.dlq publish fails keeps its row and is published later",
+          "[integration][kafka][trigger][dlq][faults]") {
+  Cluster c(1);
+  Instance node(c, "node-1", "g-dlq-retry");
+  // A producer that gives up quickly, and a sink that sweeps often.
+  auto config = c.kafka.producer_config();
+  config.delivery_timeout = 1s;
+  config.idempotent = false;
+  auto producer = triggers::KafkaProducer::create(config);
+  REQUIRE(producer);
+  node.dlq_publisher = std::make_shared<triggers::DlqPublisher>(*producer);
+  service::TriggerSinkOptions options;
+  options.consumer_group = "g-dlq-retry";
+  options.republish_after = 0ms;
+  options.republish_interval = 200ms;
+  node.sink = std::make_unique<service::StoreTriggerSink>(*node.trigger_store, *node.dead_letters,
+                                                          node.dlq_publisher, options);
+
+  c.kafka.broker().set_topic_error("flowd.dlq", triggers::kafka_error::kLeaderNotAvailable);
+  node.start();
+  c.kafka.produce("flowd.triggers", "not json", "k");
+  c.kafka.produce("flowd.triggers", c.envelope("after", "after-1"));
+  // The row is durable and the partition moved on, although flowd.dlq refuses the record.
+  require_exactly_once(c, 1);
+  REQUIRE(within(60s, [&] { return node.sink->stats().dlq_publish_failures > 0; }));
+  CHECK(c.count("SELECT count(*) FROM dead_letters WHERE published_at IS NULL") == 1);
+
+  c.kafka.broker().set_topic_error("flowd.dlq", 0);
+  REQUIRE(within(60s, [&] {
+    return c.count("SELECT count(*) FROM dead_letters WHERE published_at IS NOT NULL") == 1;
+  }));
+  auto records = c.kafka.read("flowd.dlq", 1);
+  REQUIRE(records.size() >= 1);
+  CHECK(records[0].value == "not json");
+  CHECK(c.count("SELECT count(*) FROM dead_letters") == 1);
+  node.stop();
+}
