@@ -16,12 +16,15 @@ constexpr std::size_t kRowsPerStatement = 500;  // 19 parameters a row, far belo
 const char* const kKindNames[] = {"trigger", "execution"};
 const char* const kStatusNames[] = {"pending", "retrying", "retried", "discarded"};
 
+std::string valid_text(std::string_view in);
+
 // Parameter storage: C strings (nullptr = SQL NULL) whose text lives in `texts` (a deque, so
 // earlier pointers survive later additions).
 class Params {
  public:
+  // Text parameters are made valid UTF-8 (bytea goes as hex text, which already is).
   void add(std::string text) {
-    texts_.push_back(std::move(text));
+    texts_.push_back(valid_text(text));
     values_.push_back(texts_.back().c_str());
   }
   void add_null() { values_.push_back(nullptr); }
@@ -39,6 +42,47 @@ class Params {
   std::deque<std::string> texts_;
   std::vector<const char*> values_;
 };
+
+// PostgreSQL text must be valid UTF-8 without NUL; reasons quote record bytes, so anything else
+// becomes U+FFFD (deterministically: dedupe keys stay stable).
+std::string valid_text(std::string_view in) {
+  static const std::string replacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    std::size_t len = 0;
+    std::uint32_t min = 0;
+    if (c == 0) {
+      len = 0;
+    } else if (c < 0x80) {
+      len = 1;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, min = 0x10000;
+    }
+    bool ok = len > 0 && i + len <= in.size();
+    std::uint32_t cp = len == 1 ? c : (len == 2 ? c & 0x1F : (len == 3 ? c & 0x0F : c & 0x07));
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(in[i + k]);
+      ok = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (ok && len > 1) ok = cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (ok) {
+      out.append(in.substr(i, len));
+      i += len;
+    } else {
+      out += replacement;
+      ++i;
+    }
+  }
+  return out;
+}
 
 std::string hex_bytea(std::string_view bytes) {
   static const char digits[] = "0123456789abcdef";
@@ -391,9 +435,11 @@ Result<std::vector<InsertOutcome>> DeadLetterStore::insert_batch(
         by_key[row[1].as<std::string>()] = InsertOutcome{row[0].as<std::int64_t>(), true};
       }
     }
-    std::vector<std::string> missing;
+    // Keys as stored (valid_text), to find the rows that existed already.
+    std::vector<std::string> keys, missing;
     for (const auto& d : letters) {
-      if (by_key.find(d.dedupe_key) == by_key.end()) missing.push_back(d.dedupe_key);
+      keys.push_back(valid_text(d.dedupe_key));
+      if (by_key.find(keys.back()) == by_key.end()) missing.push_back(keys.back());
     }
     if (!missing.empty()) {
       for (const auto& row : tx.exec_params(
@@ -404,7 +450,7 @@ Result<std::vector<InsertOutcome>> DeadLetterStore::insert_batch(
     }
     std::vector<InsertOutcome> out;
     out.reserve(letters.size());
-    for (const auto& d : letters) out.push_back(by_key.at(d.dedupe_key));
+    for (const auto& key : keys) out.push_back(by_key.at(key));
     return out;
   });
 }

@@ -20,51 +20,52 @@ struct Appender::Outcome {
 
 namespace {
 
-constexpr int kMaxRaceAttempts = 4;
+// The first attempt may decide from the version cache; the others read every version.
+constexpr int kMaxRaceAttempts = 5;
+// Bound of the version cache (entries of executions that are not terminal; cleared when full).
+constexpr std::size_t kMaxCachedVersions = 200'000;
 
 const std::vector<std::string> kEventColumns = {"stream_id", "stream_version", "type", "step",
                                                 "attempt",   "occurred_at",    "data", "metadata"};
 
 // Statements of the appender connection. Constant SQL; every value is a parameter.
-// Versions are read without locking; the conditional UPDATE below takes the row locks and fails
-// (fewer rows returned) when another writer moved a stream in between: the batch is then re-run.
-// Locking at read time (FOR UPDATE) would write a WAL record per row for nothing.
-constexpr const char* kReadStreams =
-    "SELECT stream_id, version FROM streams WHERE stream_id = ANY($1::text[])";
-constexpr const char* kFindDedupe =
-    "SELECT dedupe_key, id, version FROM executions WHERE dedupe_key = ANY($1::text[])";
-constexpr const char* kInsertStreams =
-    "INSERT INTO streams (stream_id, version) SELECT * FROM unnest($1::text[], $2::bigint[])";
-constexpr const char* kUpdateStreams =
-    "UPDATE streams s SET version = u.version "
-    "FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(stream_id, expected, version) "
-    "WHERE s.stream_id = u.stream_id AND s.version = u.expected RETURNING s.stream_id";
-constexpr const char* kInsertExecutions =
-    "INSERT INTO executions (id, workflow, workflow_version, version, status, terminal, "
-    " dedupe_key, started_at, ended_at, current_step, current_event, current_attempt, error, "
-    " retry_of, parent, owner, lease_until) "
-    "SELECT u.id, u.workflow, u.wv, u.version, u.status, u.terminal, u.dedupe, "
-    " flowd_ts(u.started), flowd_ts(u.ended), u.step, u.event, u.attempt, u.error, u.retry_of, "
-    " u.parent, $16::text, "
-    " CASE WHEN $16::text IS NULL THEN NULL ELSE now() + $17::bigint * interval '1 ms' END "
-    "FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::bool[], "
-    " $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::int[], "
-    " $13::jsonb[], $14::text[], $15::text[]) "
-    " AS u(id, workflow, wv, version, status, terminal, dedupe, started, ended, step, event, "
-    " attempt, error, retry_of, parent)";
-// One row per execution touched by the batch; NULL leaves a column as it is.
-constexpr const char* kUpdateExecutions =
-    "UPDATE executions e SET version = u.version, status = COALESCE(u.status, e.status), "
-    " terminal = e.terminal OR u.terminal, ended_at = COALESCE(flowd_ts(u.ended), e.ended_at), "
-    " current_step = COALESCE(u.step, e.current_step), "
-    " current_event = COALESCE(u.event, e.current_event), "
-    " current_attempt = CASE WHEN u.step IS NULL THEN e.current_attempt ELSE u.attempt END, "
-    " error = COALESCE(u.error, e.error), updated_at = now() "
-    "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bool[], $5::bigint[], $6::text[], "
-    " $7::text[], $8::int[], $9::jsonb[]) "
-    " AS u(id, version, status, terminal, ended, step, event, attempt, error) "
-    "WHERE e.id = u.id";
-constexpr const char* kNotify = "SELECT pg_notify($1, '')";
+// Versions are read without locking: the statement that writes the projection (below) checks them
+// and takes the row locks. Locking at read time (FOR UPDATE) would write a WAL record per row.
+constexpr const char* kReadVersions =
+    "SELECT id, version, dedupe_key FROM executions "
+    "WHERE id = ANY($1::text[]) OR dedupe_key = ANY($2::text[])";
+// The projection of the whole batch, the version check and the notification in one round trip.
+// ins: rows of executions started in this batch; a row that exists already (same id or dedupe
+// key: a concurrent start) is not inserted. upd: one row per execution that existed, moved only
+// if still at the version the batch was decided on; NULL leaves a column as it is. The caller
+// compares both counts with what it sent.
+constexpr const char* kWriteProjection =
+    "WITH ins AS ("
+    " INSERT INTO executions (id, workflow, workflow_version, version, status, terminal, "
+    "  dedupe_key, started_at, ended_at, current_step, current_event, current_attempt, error, "
+    "  retry_of, parent, owner, lease_until) "
+    " SELECT u.id, u.workflow, u.wv, u.version, u.status, u.terminal, u.dedupe, "
+    "  flowd_ts(u.started), flowd_ts(u.ended), u.step, u.event, u.attempt, u.error, u.retry_of, "
+    "  u.parent, $16::text, "
+    "  CASE WHEN $16::text IS NULL THEN NULL ELSE now() + $17::bigint * interval '1 ms' END "
+    " FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::bool[], "
+    "  $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::int[], "
+    "  $13::jsonb[], $14::text[], $15::text[]) "
+    "  AS u(id, workflow, wv, version, status, terminal, dedupe, started, ended, step, event, "
+    "  attempt, error, retry_of, parent) "
+    " ON CONFLICT DO NOTHING RETURNING 1), "
+    "upd AS ("
+    " UPDATE executions e SET version = u.version, status = COALESCE(u.status, e.status), "
+    "  terminal = e.terminal OR u.terminal, ended_at = COALESCE(flowd_ts(u.ended), e.ended_at), "
+    "  current_step = COALESCE(u.step, e.current_step), "
+    "  current_event = COALESCE(u.event, e.current_event), "
+    "  current_attempt = CASE WHEN u.step IS NULL THEN e.current_attempt ELSE u.attempt END, "
+    "  error = COALESCE(u.error, e.error), updated_at = now() "
+    " FROM unnest($18::text[], $19::bigint[], $20::bigint[], $21::text[], $22::bool[], "
+    "  $23::bigint[], $24::text[], $25::text[], $26::int[], $27::jsonb[]) "
+    "  AS u(id, expected, version, status, terminal, ended, step, event, attempt, error) "
+    " WHERE e.id = u.id AND e.version = u.expected RETURNING 1) "
+    "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), pg_notify($28, '')";
 
 // Adds the microseconds since `since` to `counter` and restarts `since`.
 void lap(std::atomic<std::uint64_t>& counter, std::chrono::steady_clock::time_point& since) {
@@ -76,9 +77,9 @@ void lap(std::atomic<std::uint64_t>& counter, std::chrono::steady_clock::time_po
 }
 
 struct StreamState {
-  std::int64_t read = 0;     // version read at the start of the transaction
+  std::int64_t read = 0;     // version before this batch (read or cached)
   std::int64_t version = 0;  // version after this batch's accepted requests
-  bool exists = false;       // has a row in `streams`
+  bool known = false;        // read or cached: `read` and `exists` are valid
   bool touched = false;      // this batch appends to it
 };
 
@@ -146,8 +147,9 @@ AppenderStats Appender::stats() const {
   s.failures = failures_.load();
   s.max_batch_events = max_batch_events_.load();
   s.build_us = build_us_.load();
+  s.cached_batches = cached_batches_.load();
+  s.begin_us = begin_us_.load();
   s.check_us = check_us_.load();
-  s.streams_us = streams_us_.load();
   s.copy_us = copy_us_.load();
   s.projection_us = projection_us_.load();
   s.commit_us = commit_us_.load();
@@ -156,13 +158,13 @@ AppenderStats Appender::stats() const {
 }
 
 void Appender::prepare_statements() {
-  conn_->prepare("flowd_read_streams", kReadStreams);
-  conn_->prepare("flowd_find_dedupe", kFindDedupe);
-  conn_->prepare("flowd_insert_streams", kInsertStreams);
-  conn_->prepare("flowd_update_streams", kUpdateStreams);
-  conn_->prepare("flowd_insert_executions", kInsertExecutions);
-  conn_->prepare("flowd_update_executions", kUpdateExecutions);
-  conn_->prepare("flowd_notify", kNotify);
+  // Every statement of this connection touches a batch's rows by key. Joined with unnest(), the
+  // planner prefers a sequential scan of `executions` while it is small (tens of thousands of
+  // rows): a scan per batch, 13 ms at 20,000 rows, growing with the table. Index lookups always
+  // win here. (Constant text; this connection runs nothing else.)
+  pqxx::nontransaction(*conn_).exec("SET enable_seqscan = off");
+  conn_->prepare("flowd_read_versions", kReadVersions);
+  conn_->prepare("flowd_write_projection", kWriteProjection);
 }
 
 void Appender::run() {
@@ -227,7 +229,7 @@ void Appender::process(std::vector<PendingAppend>& batch) {
       }
     }
     try {
-      write_batch(batch, outcomes);
+      write_batch(batch, outcomes, attempt == 1);
       break;
     } catch (const std::exception& e) {
       const bool broken = breaks_connection(e) || !conn_->is_open();
@@ -256,55 +258,77 @@ void Appender::process(std::vector<PendingAppend>& batch) {
   deliver(batch, outcomes);
 }
 
-void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes) {
+void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes,
+                           bool trust_cache) {
   std::fill(outcomes.begin(), outcomes.end(), Outcome{});
   auto clock = std::chrono::steady_clock::now();
   pqxx::work tx(*conn_);
+  lap(begin_us_, clock);
 
-  // 1. Lock and read the streams; look up dedupe keys.
-  std::vector<std::string> names(batch.size());
-  std::map<std::string, StreamState> streams;
+  // 1. The current version of every stream: from the cache when each stream's first request
+  //    agrees with it (or, for a stream the cache does not know, starts it), else read.
+  std::unordered_map<std::string, StreamState> streams;  // by execution id
   std::vector<std::optional<std::string>> keys(batch.size());
-  ArrayLiteral key_array;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    names[i] = stream_name(batch[i].request.execution_id);
-    streams.try_emplace(names[i]);
-    if (!batch[i].request.events.empty()) {
-      keys[i] = dedupe_key_of(batch[i].request.events.front());
-      if (keys[i]) key_array.add(std::string_view(*keys[i]));
-    }
-  }
-  {
-    ArrayLiteral stream_array;
-    for (const auto& entry : streams) stream_array.add(std::string_view(entry.first));
-    for (const auto& row : tx.exec_prepared("flowd_read_streams", stream_array.str())) {
-      auto& state = streams[row[0].as<std::string>()];
-      state.read = state.version = row[1].as<std::int64_t>();
-      state.exists = true;
+    const AppendRequest& request = batch[i].request;
+    if (!request.events.empty()) keys[i] = dedupe_key_of(request.events.front());
+    auto [it, first] = streams.try_emplace(request.execution_id);
+    // An append without events is checked against the database: nothing else would verify it.
+    if (!first || !trust_cache || request.events.empty()) continue;
+    StreamState& state = it->second;
+    if (const auto cached = version_cache_.find(request.execution_id);
+        cached != version_cache_.end()) {
+      if (cached->second == request.expected_version) {
+        state.read = state.version = cached->second;
+        state.known = true;
+      }
+    } else if (request.expected_version == 0 &&
+               request.events.front().type == EventType::kExecutionStarted) {
+      state.known = true;  // assumed new: the INSERT verifies it (and its dedupe key)
     }
   }
   struct Used {
     std::string execution_id;
-    std::int64_t version = -1;  // -1: started in this batch, read the stream at the end
+    std::int64_t version = -1;  // -1: started in this batch, take the stream's version at the end
   };
-  std::unordered_map<std::string, Used> used;
-  if (!key_array.empty()) {
-    for (const auto& row : tx.exec_prepared("flowd_find_dedupe", key_array.str())) {
-      used[row[0].as<std::string>()] = Used{row[1].as<std::string>(), row[2].as<std::int64_t>()};
+  std::unordered_map<std::string, Used> used;  // dedupe keys already taken
+  {
+    ArrayLiteral id_array, key_array;
+    for (const auto& [id, state] : streams) {
+      if (!state.known) id_array.add(std::string_view(id));
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (keys[i] && !streams[batch[i].request.execution_id].known) {
+        key_array.add(std::string_view(*keys[i]));
+      }
+    }
+    if (id_array.empty()) {
+      cached_batches_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      for (const auto& row :
+           tx.exec_prepared("flowd_read_versions", id_array.str(), key_array.str())) {
+        const std::string id = row[0].as<std::string>();
+        const std::int64_t version = row[1].as<std::int64_t>();
+        if (const auto it = streams.find(id); it != streams.end() && !it->second.known) {
+          it->second.read = it->second.version = version;
+        }
+        if (!row[2].is_null()) used[row[2].as<std::string>()] = Used{id, version};
+      }
+      for (auto& entry : streams) entry.second.known = true;
     }
   }
-
   lap(check_us_, clock);
 
   // 2. Decide, assign versions, build the COPY text and the projection deltas.
   std::map<std::string, ProjectionDelta> deltas;  // by execution id
-  std::string copy;
+  std::string& copy = copy_buffer_;
+  copy.clear();
   std::size_t events = 0;
   const std::int64_t now_us = to_micros(Clock::now());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const AppendRequest& request = batch[i].request;
     Outcome& outcome = outcomes[i];
-    StreamState& stream = streams[names[i]];
+    StreamState& stream = streams[request.execution_id];
     auto fail = [&](errc code, std::string message) {
       outcome.kind = Outcome::Kind::kFailed;
       outcome.error = StoreError{make_error_code(code), std::move(message)};
@@ -339,6 +363,19 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
       outcome.version = stream.version;
       continue;
     }
+    // The executions row is the stream's version: it is created by ExecutionStarted, version 1.
+    if (stream.version == 0 && request.events.front().type != EventType::kExecutionStarted) {
+      fail(errc::invalid_argument, "append to execution " + request.execution_id +
+                                       ": a new stream must start with ExecutionStarted");
+      continue;
+    }
+    if (std::any_of(request.events.begin() + 1, request.events.end(),
+                    [](const Event& e) { return e.type == EventType::kExecutionStarted; }) ||
+        (stream.version > 0 && request.events.front().type == EventType::kExecutionStarted)) {
+      fail(errc::invalid_argument, "append to execution " + request.execution_id +
+                                       ": ExecutionStarted can only be its first event");
+      continue;
+    }
     if (keys[i]) used.emplace(*keys[i], Used{request.execution_id, -1});
     // Accepted.
     Json metadata = batch[i].metadata.is_object() ? batch[i].metadata : Json::object();
@@ -346,7 +383,7 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
     std::string metadata_text;
     append_copy_text(metadata_text, dump_json(metadata));
     std::string stream_text;
-    append_copy_text(stream_text, names[i]);
+    append_copy_text(stream_text, stream_name(request.execution_id));
     ProjectionDelta& delta = deltas[request.execution_id];
     delta.execution_id = request.execution_id;
     std::int64_t version = stream.version;
@@ -387,7 +424,7 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
   }
   for (auto& outcome : outcomes) {
     if (outcome.kind == Outcome::Kind::kDuplicate && outcome.version < 0) {
-      outcome.version = streams[stream_name(outcome.existing_id)].version;
+      outcome.version = streams[outcome.existing_id].version;
     }
   }
   lap(build_us_, clock);
@@ -396,44 +433,17 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
     return;
   }
 
-  // 3. Streams, events, projections, notification.
-  {
-    ArrayLiteral new_ids, new_versions, old_ids, old_expected, old_versions;
-    std::size_t updates = 0;
-    for (const auto& [name, state] : streams) {  // in stream order: one lock order everywhere
-      if (!state.touched) continue;
-      if (state.exists) {
-        old_ids.add(std::string_view(name));
-        old_expected.add(state.read);
-        old_versions.add(state.version);
-        ++updates;
-      } else {
-        new_ids.add(std::string_view(name));
-        new_versions.add(state.version);
-      }
-    }
-    if (!new_ids.empty()) {
-      // A concurrent creator of the same stream makes this fail (unique violation): re-run.
-      tx.exec_prepared("flowd_insert_streams", new_ids.str(), new_versions.str());
-    }
-    if (updates > 0) {
-      const auto moved = tx.exec_prepared("flowd_update_streams", old_ids.str(), old_expected.str(),
-                                          old_versions.str());
-      if (moved.size() != updates) throw RaceLost();
-    }
-  }
-  lap(streams_us_, clock);
-  copy.pop_back();  // the last newline
-  copy_rows(tx, "events", kEventColumns, copy);
-  lap(copy_us_, clock);
+  // 3. The projection (which checks every version), the events, the notification.
   {
     ArrayLiteral ins[15];
-    ArrayLiteral upd[9];
+    ArrayLiteral upd[10];
+    std::size_t inserts = 0, updates = 0;
     for (const auto& [id, d] : deltas) {
       const std::optional<std::string> status =
           d.status ? std::optional<std::string>(std::string(to_string(*d.status))) : std::nullopt;
       ArrayLiteral* step = nullptr;  // the step, event, attempt triple
       if (d.started) {
+        ++inserts;
         ins[0].add(std::string_view(id));
         ins[1].add(std::string_view(d.workflow));
         ins[2].add(static_cast<std::int64_t>(d.workflow_version));
@@ -448,13 +458,15 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
         ins[13].add(d.retry_of);
         ins[14].add(d.parent);
       } else {
+        ++updates;
         upd[0].add(std::string_view(id));
-        upd[1].add(d.version);
-        upd[2].add(status);
-        upd[3].add(d.terminal);
-        upd[4].add(d.ended_at_us);
-        step = &upd[5];
-        add_optional_json(upd[8], d.error);
+        upd[1].add(streams[id].read);
+        upd[2].add(d.version);
+        upd[3].add(status);
+        upd[4].add(d.terminal);
+        upd[5].add(d.ended_at_us);
+        step = &upd[6];
+        add_optional_json(upd[9], d.error);
       }
       if (d.current_step) {
         step[0].add(std::string_view(d.current_step->step));
@@ -466,25 +478,33 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
         step[2].add_null();
       }
     }
-    if (!ins[0].empty()) {
-      const char* owner = options_.owner.empty() ? nullptr : options_.owner.c_str();
-      tx.exec_prepared("flowd_insert_executions", ins[0].str(), ins[1].str(), ins[2].str(),
-                       ins[3].str(), ins[4].str(), ins[5].str(), ins[6].str(), ins[7].str(),
-                       ins[8].str(), ins[9].str(), ins[10].str(), ins[11].str(), ins[12].str(),
-                       ins[13].str(), ins[14].str(), owner,
-                       static_cast<std::int64_t>(options_.lease_ttl.count()));
-    }
-    if (!upd[0].empty()) {
-      tx.exec_prepared("flowd_update_executions", upd[0].str(), upd[1].str(), upd[2].str(),
-                       upd[3].str(), upd[4].str(), upd[5].str(), upd[6].str(), upd[7].str(),
-                       upd[8].str());
+    const char* owner = options_.owner.empty() ? nullptr : options_.owner.c_str();
+    const auto row = tx.exec_prepared1(
+        "flowd_write_projection", ins[0].str(), ins[1].str(), ins[2].str(), ins[3].str(),
+        ins[4].str(), ins[5].str(), ins[6].str(), ins[7].str(), ins[8].str(), ins[9].str(),
+        ins[10].str(), ins[11].str(), ins[12].str(), ins[13].str(), ins[14].str(), owner,
+        static_cast<std::int64_t>(options_.lease_ttl.count()), upd[0].str(), upd[1].str(),
+        upd[2].str(), upd[3].str(), upd[4].str(), upd[5].str(), upd[6].str(), upd[7].str(),
+        upd[8].str(), upd[9].str(), options_.notify_channel);
+    if (row[0].as<std::size_t>() != inserts || row[1].as<std::size_t>() != updates) {
+      throw RaceLost();
     }
   }
-  tx.exec_prepared("flowd_notify", options_.notify_channel);
   lap(projection_us_, clock);
+  copy.pop_back();  // the last newline
+  copy_rows(tx, "events", kEventColumns, copy);
+  lap(copy_us_, clock);
   tx.commit();
   lap(commit_us_, clock);
 
+  if (version_cache_.size() > kMaxCachedVersions) version_cache_.clear();
+  for (const auto& [id, d] : deltas) {
+    if (d.terminal) {
+      version_cache_.erase(id);  // no more appends expected
+    } else {
+      version_cache_[id] = d.version;
+    }
+  }
   batches_.fetch_add(1, std::memory_order_relaxed);
   events_.fetch_add(events, std::memory_order_relaxed);
   std::uint64_t seen = max_batch_events_.load(std::memory_order_relaxed);

@@ -4,21 +4,23 @@
 // previous commit (up to max_batch_events; when under load it waits up to max_batch_wait for more)
 // and writes it in ONE transaction:
 //
-//   1. read the batch's stream versions and look up the dedupe keys of its ExecutionStarted
-//      events (no locks yet);
+//   1. know the current version of each stream of the batch: from the appender's cache of the
+//      versions it committed itself when every request agrees with it, otherwise read from
+//      `executions` (no locks) together with the dedupe keys of its ExecutionStarted events;
 //   2. decide per request in queue order: expected version == current -> accepted (versions
 //      assigned, later requests of the same stream chain on it); otherwise conflict; a used dedupe
 //      key -> duplicate. Rejected requests write nothing;
-//   3. insert new streams rows and update the others conditionally (version still as read, in
-//      stream order, which takes the row locks), COPY the events, insert / update the executions
-//      projection, NOTIFY the channel, COMMIT;
+//   3. one statement writes the executions projection and checks the versions: INSERT the rows
+//      of new executions (ON CONFLICT DO NOTHING), UPDATE the others WHERE version = <as known>
+//      (which takes the row locks), NOTIFY; then COPY the events, COMMIT;
 //   4. run every callback once.
 //
-// A race with another instance (a stream moved since it was read, unique violation, serialisation
-// failure, deadlock) re-runs the batch; a request PostgreSQL rejects as data re-runs the batch one
-// request per transaction so only that request fails. A broken connection fails the batch
-// (unavailable, or unknown_outcome when it broke during COMMIT) and is re-opened for the next
-// batch.
+// A row not inserted or not updated means the cache or the read was stale: another writer (or a
+// duplicate dedupe key) got there first, and the batch re-runs reading everything. So do other
+// races (unique violation, serialisation failure, deadlock). A request PostgreSQL rejects as data
+// re-runs the batch one request per transaction so only that request fails. A broken connection
+// fails the batch (unavailable, or unknown_outcome when it broke during COMMIT) and is re-opened
+// for the next batch.
 //
 // Lifecycle: constructed by EventStore::open(); stop() answers everything queued, then joins.
 #include <atomic>
@@ -30,6 +32,7 @@
 #include <pqxx/connection>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "flowd/eventstore/event_store.h"
@@ -62,13 +65,21 @@ class Appender {
  private:
   void run();
   void process(std::vector<PendingAppend>& batch);
-  // One transaction for `batch`; fills `outcomes`. Throws pqxx exceptions.
-  void write_batch(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes);
+  // One transaction for `batch`; fills `outcomes`. Throws pqxx exceptions (and RaceLost).
+  // `trust_cache`: decide from version_cache_ where every request agrees with it.
+  void write_batch(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes,
+                   bool trust_cache);
   void deliver(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes);
   void prepare_statements();
 
   const StoreOptions options_;
   std::unique_ptr<pqxx::connection> conn_;  // appender thread only
+  // Stream versions this appender committed (execution id -> version), appender thread only. A
+  // hint: every version decided from it is verified by the conditional UPDATE.
+  std::unordered_map<std::string, std::int64_t> version_cache_;
+  // The COPY text of the batch being written, reused: growing a fresh string of hundreds of KB per
+  // batch made malloc consolidate its free lists every time (perf of durable_bench).
+  std::string copy_buffer_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -78,9 +89,9 @@ class Appender {
   std::thread thread_;
 
   std::atomic<std::uint64_t> batches_{0}, requests_{0}, events_{0}, conflicts_{0}, duplicates_{0},
-      failures_{0}, max_batch_events_{0};
-  std::atomic<std::uint64_t> check_us_{0}, build_us_{0}, streams_us_{0}, copy_us_{0},
-      projection_us_{0}, commit_us_{0}, callback_us_{0};
+      failures_{0}, max_batch_events_{0}, cached_batches_{0};
+  std::atomic<std::uint64_t> begin_us_{0}, check_us_{0}, build_us_{0}, projection_us_{0},
+      copy_us_{0}, commit_us_{0}, callback_us_{0};
 };
 
 }  // namespace flowd::eventstore::detail

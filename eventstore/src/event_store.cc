@@ -4,6 +4,7 @@
 
 #include <future>
 #include <limits>
+#include <map>
 
 #include "flowd/eventstore/migrations.h"
 #include "flowd/eventstore/state_json.h"
@@ -153,21 +154,25 @@ StoreResult<std::int64_t> EventStore::stream_version(const std::string& executio
   return impl_->pool.run<std::int64_t>(
       "stream_version", [&](pqxx::connection& conn) -> StoreResult<std::int64_t> {
         pqxx::nontransaction tx(conn);
-        const auto rows = tx.exec_prepared("flowd_stream_version", stream_name(execution_id));
+        const auto rows = tx.exec_prepared("flowd_stream_version", execution_id);
         return rows.empty() ? 0 : rows[0][0].as<std::int64_t>();
       });
 }
 
-StoreResult<std::vector<RecordedEvent>> EventStore::read_all(Position after,
-                                                             std::size_t max_count) {
+StoreResult<std::vector<RecordedEvent>> EventStore::read_all(Position after, std::size_t max_count,
+                                                             ReadDetail what) {
+  const bool full = what == ReadDetail::kFull;
   return impl_->pool.run<std::vector<RecordedEvent>>(
       "read_all", [&](pqxx::connection& conn) -> StoreResult<std::vector<RecordedEvent>> {
         pqxx::nontransaction tx(conn);
-        const auto rows = tx.exec_prepared("flowd_read_all", std::to_string(after.tx_id),
-                                           after.global_position, clamp_count(max_count));
+        const auto rows = tx.exec_prepared(full ? "flowd_read_all" : "flowd_read_all_fold",
+                                           std::to_string(after.tx_id), after.global_position,
+                                           clamp_count(max_count));
         std::vector<RecordedEvent> events;
         events.reserve(rows.size());
-        for (const auto& row : rows) events.push_back(detail::decode_event(row));
+        for (const auto& row : rows) {
+          events.push_back(full ? detail::decode_event(row) : detail::decode_fold_event(row));
+        }
         return events;
       });
 }
@@ -205,6 +210,37 @@ StoreResult<std::optional<ExecutionState>> load_snapshot_on(pqxx::connection& co
 
 }  // namespace
 
+namespace {
+
+// Folds one row (stream_version, type, step, attempt, occurred_at, data from column `first` on)
+// into `state`; an error when it is not the next version or cannot be read.
+StoreResult<void> fold_row(ExecutionState& state, const std::string& stream, const pqxx::row& row,
+                           pqxx::row::size_type first) {
+  Event event;
+  event.version = row[first].as<std::int64_t>();
+  if (event.version != state.version + 1) {
+    return store_fail(errc::database, "stream " + stream + " has a gap after version " +
+                                          std::to_string(state.version));
+  }
+  const auto& type_field = row[first + 1];
+  const auto type = parse_event_type(std::string_view(type_field.c_str(), type_field.size()));
+  if (!type) {
+    return store_fail(errc::database, "stream " + stream + " version " +
+                                          std::to_string(event.version) + ": unknown event type " +
+                                          type_field.c_str());
+  }
+  event.type = *type;
+  if (!row[first + 2].is_null()) event.step.assign(row[first + 2].c_str(), row[first + 2].size());
+  if (!row[first + 3].is_null()) event.attempt = row[first + 3].as<int>();
+  event.time = detail::time_field(row[first + 4]);
+  event.data = detail::parse_json(row[first + 5]);
+  state.apply(event);
+  state.version = event.version;
+  return {};
+}
+
+}  // namespace
+
 StoreResult<ExecutionState> EventStore::load_state(const std::string& execution_id,
                                                    std::optional<std::int64_t> at) {
   const std::int64_t upto = at.value_or(std::numeric_limits<std::int64_t>::max());
@@ -221,25 +257,9 @@ StoreResult<ExecutionState> EventStore::load_state(const std::string& execution_
           const auto rows =
               tx.exec_prepared("flowd_replay_page", stream, state.version + 1, upto, kReplayPage);
           for (const auto& row : rows) {
-            Event event;
-            event.version = row[0].as<std::int64_t>();
-            if (event.version != state.version + 1) {
-              return store_fail(errc::database, "stream " + stream + " has a gap after version " +
-                                                    std::to_string(state.version));
+            if (auto folded = fold_row(state, stream, row, 0); !folded) {
+              return tl::unexpected(folded.error());
             }
-            const auto type = parse_event_type(std::string_view(row[1].c_str(), row[1].size()));
-            if (!type) {
-              return store_fail(errc::database, "stream " + stream + " version " +
-                                                    std::to_string(event.version) +
-                                                    ": unknown event type " + row[1].c_str());
-            }
-            event.type = *type;
-            if (!row[2].is_null()) event.step.assign(row[2].c_str(), row[2].size());
-            if (!row[3].is_null()) event.attempt = row[3].as<int>();
-            event.time = detail::time_field(row[4]);
-            event.data = detail::parse_json(row[5]);
-            state.apply(event);
-            state.version = event.version;
           }
           if (static_cast<std::int64_t>(rows.size()) < kReplayPage) break;
         }
@@ -248,6 +268,83 @@ StoreResult<ExecutionState> EventStore::load_state(const std::string& execution_
         }
         return state;
       });
+}
+
+StoreResult<std::vector<StoreResult<ExecutionState>>> EventStore::load_states(
+    const std::vector<std::string>& execution_ids) {
+  using States = std::vector<StoreResult<ExecutionState>>;
+  return impl_->pool.run<States>("load_states", [&](pqxx::connection& conn) -> StoreResult<States> {
+    // Streams still being folded, by stream name (the order of the events query).
+    struct Fold {
+      std::size_t index;  // in execution_ids
+      ExecutionState state;
+      std::optional<StoreError> error;
+    };
+    std::map<std::string, Fold> folds;
+    for (std::size_t i = 0; i < execution_ids.size(); ++i) {
+      Fold fold{i, ExecutionState{}, std::nullopt};
+      fold.state.id = execution_ids[i];
+      folds.emplace(stream_name(execution_ids[i]), std::move(fold));
+    }
+    {
+      detail::ArrayLiteral ids;
+      for (const auto& id : execution_ids) ids.add(std::string_view(id));
+      pqxx::nontransaction tx(conn);
+      for (const auto& row : tx.exec_prepared("flowd_load_snapshots", ids.str())) {
+        const std::string id = row[0].as<std::string>();
+        auto state = snapshot_from_json(detail::parse_json(row[2]));
+        Fold& fold = folds.at(stream_name(id));
+        if (!state) {
+          fold.error = StoreError{make_error_code(errc::database),
+                                  "snapshot of " + id + " at version " + row[1].c_str() +
+                                      " is unreadable: " + state.error().message};
+          continue;
+        }
+        fold.state = std::move(*state);
+        fold.state.id = id;
+      }
+    }
+    // Pages of events of every stream still open, in (stream, version) order: a page that is
+    // full ends inside its last stream, which goes on in the next page with those after it.
+    auto open = folds.begin();
+    while (open != folds.end()) {
+      detail::ArrayLiteral streams, after;
+      for (auto it = open; it != folds.end(); ++it) {
+        streams.add(std::string_view(it->first));
+        after.add(it->second.state.version);
+      }
+      pqxx::nontransaction tx(conn);
+      const auto rows =
+          tx.exec_prepared("flowd_replay_streams", streams.str(), after.str(), kReplayPage);
+      for (const auto& row : rows) {
+        const std::string stream = row[0].as<std::string>();
+        if (open->first != stream) open = folds.find(stream);
+        Fold& fold = open->second;
+        if (fold.error) continue;
+        if (auto folded = fold_row(fold.state, stream, row, 1); !folded) {
+          fold.error = folded.error();
+        }
+      }
+      if (static_cast<std::int64_t>(rows.size()) < kReplayPage) break;
+      // Every stream before the last row's one is complete; that one may go on.
+      open = folds.find(rows.back()[0].as<std::string>());
+    }
+    // An index no fold answers is a repeated id (the map kept its first occurrence).
+    States out(execution_ids.size(),
+               tl::unexpected(StoreError{make_error_code(errc::invalid_argument),
+                                         "load_states: an execution id is given twice"}));
+    for (auto& [stream, fold] : folds) {
+      if (fold.error) {
+        out[fold.index] = tl::unexpected(*fold.error);
+      } else if (fold.state.version == 0) {
+        out[fold.index] =
+            store_fail(errc::not_found, "execution " + fold.state.id + " has no events");
+      } else {
+        out[fold.index] = std::move(fold.state);
+      }
+    }
+    return out;
+  });
 }
 
 StoreResult<void> EventStore::save_snapshot(const ExecutionState& state) {

@@ -71,7 +71,7 @@ int latest_schema_version() {
   return all.empty() ? 0 : all.back().version;
 }
 
-StoreResult<MigrationReport> migrate(const std::string& url) {
+StoreResult<MigrationReport> migrate(const std::string& url, std::optional<int> up_to) {
   return detail::guarded<MigrationReport>("migrate", [&]() -> StoreResult<MigrationReport> {
     auto conn = detail::connect(url, "flowd-migrate");
     pqxx::work tx(*conn);
@@ -93,6 +93,7 @@ StoreResult<MigrationReport> migrate(const std::string& url) {
                                                   std::to_string(latest) + "); upgrade flowd");
     }
     for (const auto& migration : migrations()) {
+      if (up_to && migration.version > *up_to) break;
       const auto it = applied.find(migration.version);
       if (it != applied.end()) {
         if (it->second.checksum != checksum(migration.sql)) {
@@ -109,7 +110,7 @@ StoreResult<MigrationReport> migrate(const std::string& url) {
       report.applied.push_back(migration.version);
     }
     tx.commit();
-    report.to_version = latest;
+    report.to_version = up_to ? std::min(*up_to, latest) : latest;
     return report;
   });
 }

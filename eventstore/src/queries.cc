@@ -14,16 +14,30 @@ const std::vector<Statement>& store_statements() {
       {"flowd_read_stream",
        "SELECT " FLOWD_EVENT_COLUMNS " FROM events WHERE stream_id = $1 AND stream_version >= $2 "
        "ORDER BY stream_version LIMIT $3"},
-      {"flowd_stream_version", "SELECT version FROM streams WHERE stream_id = $1"},
+      {"flowd_stream_version", "SELECT version FROM executions WHERE id = $1"},
       // Gap-safe tail: only transactions older than every running one are visible in order.
       {"flowd_read_all", "SELECT " FLOWD_EVENT_COLUMNS " FROM events "
                          "WHERE (tx_id, global_position) > ($1::xid8, $2::bigint) "
                          "AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
                          "ORDER BY tx_id, global_position LIMIT $3"},
+      {"flowd_read_all_fold", "SELECT " FLOWD_FOLD_EVENT_COLUMNS " FROM events "
+                              "WHERE (tx_id, global_position) > ($1::xid8, $2::bigint) "
+                              "AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
+                              "ORDER BY tx_id, global_position LIMIT $3"},
       {"flowd_replay_page",
        "SELECT stream_version, type, step, attempt, occurred_at, data FROM events "
        "WHERE stream_id = $1 AND stream_version >= $2 AND stream_version <= $3 "
        "ORDER BY stream_version LIMIT $4"},
+      // Events after the given version of each of many streams, in (stream, version) order: one
+      // query resumes a whole claim (EventStore::load_states).
+      {"flowd_replay_streams",
+       "SELECT e.stream_id, e.stream_version, e.type, e.step, e.attempt, e.occurred_at, e.data "
+       "FROM unnest($1::text[], $2::bigint[]) AS u(stream_id, after) "
+       "JOIN events e ON e.stream_id = u.stream_id AND e.stream_version > u.after "
+       "ORDER BY e.stream_id COLLATE \"C\", e.stream_version LIMIT $3"},
+      {"flowd_load_snapshots",
+       "SELECT DISTINCT ON (execution_id) execution_id, version, state FROM snapshots "
+       "WHERE execution_id = ANY($1::text[]) ORDER BY execution_id, version DESC"},
       {"flowd_save_snapshot",
        "INSERT INTO snapshots (execution_id, version, state) VALUES ($1, $2, $3::jsonb) "
        "ON CONFLICT DO NOTHING"},

@@ -18,22 +18,47 @@ std::string execution_id_of(const std::string& stream) {
   return stream;
 }
 
+namespace {
+
+std::string_view text_of(const pqxx::field& field) {
+  return std::string_view(field.c_str(), field.size());
+}
+
+// Columns from stream_id on: stream_id, stream_version, type, step, attempt, occurred_at, data.
+void decode_event_fields(const pqxx::row& row, pqxx::row::size_type first, RecordedEvent& out) {
+  constexpr std::string_view kPrefix = "execution-";
+  std::string_view stream = text_of(row[first]);
+  if (stream.substr(0, kPrefix.size()) == kPrefix) stream.remove_prefix(kPrefix.size());
+  out.execution_id.assign(stream);
+  out.event.version = row[first + 1].as<std::int64_t>();
+  const auto type = parse_event_type(text_of(row[first + 2]));
+  if (!type)
+    throw std::runtime_error("unknown event type '" + row[first + 2].as<std::string>() + "'");
+  out.event.type = *type;
+  if (!row[first + 3].is_null()) out.event.step.assign(text_of(row[first + 3]));
+  if (!row[first + 4].is_null()) out.event.attempt = row[first + 4].as<int>();
+  out.event.time = time_field(row[first + 5]);
+  out.event.data = parse_json(row[first + 6]);
+}
+
+}  // namespace
+
 RecordedEvent decode_event(const pqxx::row& row) {
   RecordedEvent out;
   out.position.global_position = row[0].as<std::int64_t>();
   out.position.tx_id = row[1].as<std::uint64_t>();
-  out.event_id = row[2].as<std::string>();
-  out.execution_id = execution_id_of(row[3].as<std::string>());
-  out.event.version = row[4].as<std::int64_t>();
-  const auto type = parse_event_type(std::string_view(row[5].c_str(), row[5].size()));
-  if (!type) throw std::runtime_error("unknown event type '" + row[5].as<std::string>() + "'");
-  out.event.type = *type;
-  if (!row[6].is_null()) out.event.step = row[6].as<std::string>();
-  if (!row[7].is_null()) out.event.attempt = row[7].as<int>();
-  out.event.time = time_field(row[8]);
-  out.event.data = parse_json(row[9]);
+  out.event_id.assign(text_of(row[2]));
+  decode_event_fields(row, 3, out);
   out.metadata = parse_json(row[10]);
   out.recorded_at = time_field(row[11]);
+  return out;
+}
+
+RecordedEvent decode_fold_event(const pqxx::row& row) {
+  RecordedEvent out;
+  out.position.global_position = row[0].as<std::int64_t>();
+  out.position.tx_id = row[1].as<std::uint64_t>();
+  decode_event_fields(row, 2, out);
   return out;
 }
 

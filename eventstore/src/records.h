@@ -13,6 +13,10 @@ namespace flowd::eventstore::detail {
   "global_position, tx_id, event_id, stream_id, stream_version, type, step, attempt, " \
   "occurred_at, data, metadata, recorded_at"
 
+// The select list decode_fold_event() expects (ReadDetail::kFold).
+#define FLOWD_FOLD_EVENT_COLUMNS \
+  "global_position, tx_id, stream_id, stream_version, type, step, attempt, occurred_at, data"
+
 #define FLOWD_EXECUTION_COLUMNS                                                                 \
   "id, workflow, workflow_version, version, status, dedupe_key, started_at, ended_at, "         \
   "current_step, current_event, current_attempt, error, owner, lease_until, retry_of, parent, " \
@@ -20,6 +24,7 @@ namespace flowd::eventstore::detail {
 
 // Throws std::runtime_error on a row it cannot understand (unknown event type or status).
 RecordedEvent decode_event(const pqxx::row& row);
+RecordedEvent decode_fold_event(const pqxx::row& row);
 ExecutionRecord decode_execution(const pqxx::row& row);
 
 // "execution-<id>" -> "<id>" (other stream names are returned as they are).

@@ -153,6 +153,68 @@ TEST_CASE("Five concurrent appends to one stream: exactly one succeeds, four con
   }
 }
 
+TEST_CASE("A stream starts with ExecutionStarted, and only there",
+          "[eventstore][append][integration]") {
+  StoreFixture fx;
+  auto no_start =
+      fx.store->append_sync(request("e-1", 0, {step_event(EventType::kStepScheduled, "a", 0)}));
+  REQUIRE_FALSE(no_start);
+  CHECK(no_start.error().is(errc::invalid_argument));
+  CHECK_THAT(no_start.error().message, Catch::Contains("must start with ExecutionStarted"));
+  auto twice = fx.store->append_sync(request("e-1", 0, {started("w"), started("w")}));
+  REQUIRE_FALSE(twice);
+  CHECK(twice.error().is(errc::invalid_argument));
+  REQUIRE(fx.store->append_sync(request("e-1", 0, {started("w")})) == 1);
+  auto again = fx.store->append_sync(request("e-1", 1, {started("w")}));
+  REQUIRE_FALSE(again);
+  CHECK(again.error().is(errc::invalid_argument));
+  CHECK(fx.count("SELECT count(*) FROM events") == 1);
+  CHECK(fx.count("SELECT version FROM executions WHERE id = 'e-1'") == 1);
+}
+
+TEST_CASE("A store whose cached version is stale detects the other writer",
+          "[eventstore][append][concurrency][integration]") {
+  // Store a decides from the versions it committed itself; b writes behind its back.
+  StoreFixture fx;
+  auto b = fx.open();
+  auto& a = *fx.store;
+  REQUIRE(a.append_sync(request("e-1", 0, {started("w")})) == 1);
+  REQUIRE(a.append_sync(request("e-1", 1, {step_event(EventType::kStepScheduled, "x", 0)})) == 2);
+  REQUIRE(b->append_sync(request("e-1", 2, {step_event(EventType::kStepScheduled, "y", 0)})) == 3);
+
+  // a still believes 2: the database says 3, so this is a conflict and writes nothing.
+  auto stale = a.append_sync(request("e-1", 2, {step_event(EventType::kStepScheduled, "z", 0)}));
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().is(errc::conflict));
+  CHECK_THAT(stale.error().message, Catch::Contains("at version 3"));
+  // An append without events is checked against the database too, not against the cache.
+  REQUIRE(b->append_sync(request("e-1", 3, {step_event(EventType::kStepScheduled, "w", 0)})) == 4);
+  REQUIRE(a.append_sync(request("e-1", 4, {step_event(EventType::kStepScheduled, "v", 0)})) == 5);
+  REQUIRE(b->append_sync(request("e-1", 5, {step_event(EventType::kStepScheduled, "u", 0)})) == 6);
+  auto empty = a.append_sync(request("e-1", 5, {}));
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error().is(errc::conflict));
+  // The right expected version goes through, although a's cache disagreed with it.
+  CHECK(a.append_sync(request("e-1", 6, {step_event(EventType::kStepScheduled, "z", 0)})) == 7);
+  CHECK(b->append_sync(request("e-1", 7, {completed()})) == 8);
+  CHECK(fx.count("SELECT count(*) FROM events WHERE stream_id = 'execution-e-1'") == 8);
+  CHECK(fx.count("SELECT version FROM executions WHERE id = 'e-1'") == 8);
+  CHECK(*a.stream_version("e-1") == 8);
+
+  // A start another store already made (same id) is a conflict for the one that assumed it new.
+  REQUIRE(b->append_sync(request("e-2", 0, {started("w")})) == 1);
+  auto late = a.append_sync(request("e-2", 0, {started("w")}));
+  REQUIRE_FALSE(late);
+  CHECK(late.error().is(errc::conflict));
+  // And a dedupe key another store used is a duplicate, not an error.
+  REQUIRE(b->start_execution_sync(request("e-3", 0, {started("w", 1, "key-3")})));
+  auto dup = a.start_execution_sync(request("e-4", 0, {started("w", 1, "key-3")}));
+  REQUIRE(dup);
+  CHECK(dup->duplicate);
+  CHECK(dup->execution_id == "e-3");
+  CHECK(a.appender_stats().cached_batches > 0);
+}
+
 TEST_CASE("A request PostgreSQL rejects as data fails alone; its batch-mates are written",
           "[eventstore][append][integration]") {
   StoreFixture fx;

@@ -110,6 +110,53 @@ TEST_CASE("Opening without migrating requires the current schema",
   CHECK(*version == latest_schema_version());
 }
 
+TEST_CASE("Migration 5 moves stream versions into executions and keeps `streams` readable",
+          "[eventstore][migrations][integration]") {
+  PostgresDatabase db;
+  auto old = migrate(db.url(), 4);
+  REQUIRE(old);
+  CHECK(old->to_version == 4);
+  CHECK(*database_schema_version(db.url()) == 4);
+  // Written by an older flowd: a streams row per stream; one stream has no executions row.
+  db.query(
+      "INSERT INTO streams (stream_id, version) VALUES ('execution-e-1', 2), "
+      "('execution-orphan', 1)");
+  db.query(
+      "INSERT INTO executions (id, workflow, workflow_version, version, status, started_at) "
+      "VALUES ('e-1', 'w', 1, 2, 'running', now())");
+  db.query(
+      "INSERT INTO events (stream_id, stream_version, type, occurred_at, data) VALUES "
+      "('execution-e-1', 1, 'ExecutionStarted', now(), '{\"workflow\": \"w\", \"version\": "
+      "1}'), ('execution-e-1', 2, 'StepScheduled', now(), '{}'), "
+      "('execution-orphan', 1, 'StepScheduled', now(), '{}')");
+
+  auto refused = migrate(db.url());
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message, Catch::Contains("1 stream(s) without an executions row") &&
+                                          Catch::Contains("migrate again"));
+  CHECK(*database_schema_version(db.url()) == 4);  // nothing applied
+
+  db.query(
+      "SET flowd.allow_delete = 'on'; DELETE FROM events WHERE stream_id = "
+      "'execution-orphan'; DELETE FROM streams WHERE stream_id = 'execution-orphan'");
+  auto upgraded = migrate(db.url());
+  REQUIRE(upgraded);
+  CHECK(upgraded->applied == std::vector<int>{5});
+  CHECK(db.query("SELECT stream_id || ':' || version FROM streams") == "execution-e-1:2");
+
+  StoreOptions options;
+  options.url = db.url();
+  auto store = EventStore::open(options);
+  REQUIRE(store);
+  CHECK(*(*store)->stream_version("e-1") == 2);
+  auto stale = (*store)->append_sync(AppendRequest{"e-1", 1, {}});
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().is(errc::conflict));
+  Event scheduled = Event::make(EventType::kStepScheduled, "b", 0);
+  CHECK((*store)->append_sync(AppendRequest{"e-1", 2, {scheduled}}) == 3);
+  CHECK(db.query("SELECT version FROM streams WHERE stream_id = 'execution-e-1'") == "3");
+}
+
 TEST_CASE("An unreachable database is reported as unavailable", "[eventstore][migrations]") {
   StoreOptions options;
   options.url = "postgresql://flowd@127.0.0.1:1/nothing?connect_timeout=2";

@@ -118,5 +118,54 @@ TEST_CASE("Replay pages through long histories", "[eventstore][snapshot][integra
   CHECK(state->steps["items[3999]"].status == StepStatus::kRunning);
 }
 
+TEST_CASE("load_states folds many executions at once, like load_state one by one",
+          "[eventstore][snapshot][integration]") {
+  StoreFixture fx;
+  const auto events = history(at_micros(1'790'000'000'000'000));
+  std::vector<Event> to_append = events;
+  for (auto& e : to_append) e.version = 0;
+  // Ids whose byte order differs from many collations' order; one with a snapshot.
+  const std::vector<std::string> ids = {"b", "A", "a-1", "a_2", "Z"};
+  for (const auto& id : ids) REQUIRE(fx.store->append_sync(request(id, 0, to_append)));
+  ExecutionState forged = fold("a-1", events, 6);
+  forged.workflow = "from-snapshot";
+  REQUIRE(fx.store->save_snapshot(forged));
+  // One long history: several pages, the query's page ending inside it.
+  std::vector<Event> long_history = {started("big")};
+  for (int i = 0; i < 6'000; ++i) {
+    long_history.push_back(
+        step_event(EventType::kStepScheduled, "items[" + std::to_string(i) + "]", 0));
+  }
+  REQUIRE(fx.store->append_sync(request("m-long", 0, long_history)));
+
+  std::vector<std::string> wanted = ids;
+  wanted.insert(wanted.begin() + 2, "m-long");
+  wanted.push_back("nope");
+  wanted.push_back("b");  // repeated
+  auto states = fx.store->load_states(wanted);
+  REQUIRE(states);
+  REQUIRE(states->size() == wanted.size());
+  for (std::size_t i = 0; i < ids.size() + 1; ++i) {
+    INFO(wanted[i]);
+    const auto& state = (*states)[i];
+    REQUIRE(state);
+    auto one = fx.store->load_state(wanted[i]);
+    REQUIRE(one);
+    CHECK(snapshot_to_json(*state) == snapshot_to_json(*one));
+    CHECK(state->id == wanted[i]);
+  }
+  CHECK((*states)[3]->workflow == "from-snapshot");
+  CHECK((*states)[2]->version == static_cast<std::int64_t>(long_history.size()));
+  CHECK((*states)[2]->steps.size() == 6'000);
+  REQUIRE_FALSE((*states)[wanted.size() - 2]);
+  CHECK((*states)[wanted.size() - 2].error().is(errc::not_found));
+  REQUIRE_FALSE((*states)[wanted.size() - 1]);
+  CHECK((*states)[wanted.size() - 1].error().is(errc::invalid_argument));
+
+  auto none = fx.store->load_states({});
+  REQUIRE(none);
+  CHECK(none->empty());
+}
+
 }  // namespace
 }  // namespace flowd::eventstore

@@ -106,7 +106,23 @@ TEST_CASE("Dead-letter inserts are idempotent per source record and workflow",
   CHECK((*again)[0].id == (*first)[2].id);
   CHECK_FALSE((*again)[0].created);
   CHECK((*again)[1].id == (*again)[2].id);
-  CHECK(s.db.query("SELECT count(*) FROM dead_letters") == "4");
+  CHECK(s.db.query("SELECT count(*) FROM dead_letters") == "4");  // before the odd one
+
+  // Text that PostgreSQL would refuse (NUL, invalid UTF-8, as reasons quoting record bytes
+  // have) is stored with U+FFFD instead; the same key finds the same row.
+  dlq::DeadLetter odd = poison(9, "NOT_JSON", std::string("w\x00\xff", 3));
+  odd.reason_message = std::string("bad byte \xff\x00 at 0", 16);
+  auto odd1 = s.letters->insert(odd);
+  REQUIRE(odd1);
+  CHECK(odd1->created);
+  auto odd2 = s.letters->insert(odd);
+  REQUIRE(odd2);
+  CHECK_FALSE(odd2->created);
+  CHECK(odd2->id == odd1->id);
+  auto stored = s.letters->get(odd1->id);
+  REQUIRE(stored);
+  REQUIRE(*stored);
+  CHECK((*stored)->reason_message == "bad byte \xEF\xBF\xBD\xEF\xBF\xBD at 0");
 
   auto bad = s.letters->insert(dlq::DeadLetter{});
   REQUIRE_FALSE(bad);

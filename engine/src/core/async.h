@@ -163,10 +163,16 @@ class DeadlineQueue : public boost::asio::execution_context::service {
     if (!client.armed_) return;
     entries_.erase(client.entry_);
     client.armed_ = false;
-    if (entries_.empty() && armed_for_ != Clock::time_point::max()) {
-      // Nothing left to time: a pending wait would keep io_context::run() from returning.
-      armed_for_ = Clock::time_point::max();
-      timer_.cancel();
+    if (entries_.empty() && armed_for_ != Clock::time_point::max() && !idle_check_posted_) {
+      // Nothing left to time, and a pending wait would keep io_context::run() from returning.
+      // Disarm later unless a run already queued adds a deadline first (one arm per burst).
+      idle_check_posted_ = true;
+      boost::asio::post(timer_.get_executor(), [this] {
+        idle_check_posted_ = false;
+        if (!entries_.empty() || armed_for_ == Clock::time_point::max()) return;
+        armed_for_ = Clock::time_point::max();
+        timer_.cancel();
+      });
     }
   }
   void shutdown() override {
@@ -197,6 +203,7 @@ class DeadlineQueue : public boost::asio::execution_context::service {
 
   boost::asio::steady_timer timer_;
   Clock::time_point armed_for_ = Clock::time_point::max();
+  bool idle_check_posted_ = false;
   std::multimap<Clock::time_point, Client*> entries_;
 };
 

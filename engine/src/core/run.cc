@@ -592,8 +592,9 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
       co_return stopped_result();
     }
     ++attempt;
+    std::string key = idempotency_key(state_.id, path, attempt);
     Json data = start_data;
-    data["idempotencyKey"] = idempotency_key(state_.id, path, attempt);
+    data["idempotencyKey"] = key;
     emit(EventType::kStepStarted, path, attempt, std::move(data));
     if (!co_await flush() || stop_kind_ != StopKind::kNone) {
       slots_.release();
@@ -604,7 +605,8 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
       co_return stopped_result();
     }
     auto began = std::chrono::steady_clock::now();
-    Result<Json> outcome = co_await invoke(step, body.type, path, attempt, std::move(*with));
+    Result<Json> outcome =
+        co_await invoke(step, body.type, path, attempt, std::move(key), std::move(*with));
     std::int64_t took = elapsed_ms(began);
     slots_.release();
 
@@ -724,7 +726,8 @@ awaitable<Engine::Run::NodeResult> Engine::Run::after_failure(const StepDef& ste
 }
 
 awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::string& type,
-                                            const std::string& path, int attempt, Json with) {
+                                            const std::string& path, int attempt,
+                                            std::string idempotency_key, Json with) {
   auto what = [&] { return "step '" + path + "' (" + type + ")"; };
   const Millis timeout = step_timeout(step);
   auto cancel = std::make_shared<CancelSignal>();
@@ -739,7 +742,7 @@ awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::stri
   StepCall call{.execution_id = state_.id,
                 .step = path,
                 .attempt = attempt,
-                .idempotency_key = idempotency_key(state_.id, path, attempt),
+                .idempotency_key = std::move(idempotency_key),
                 .type = type,
                 .with = std::move(with),
                 .timeout = timeout,

@@ -93,7 +93,8 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
                                                    Error error, const Scope& scope,
                                                    int fallback_depth);
   boost::asio::awaitable<Result<Json>> invoke(const StepDef& step, const std::string& type,
-                                              const std::string& path, int attempt, Json with);
+                                              const std::string& path, int attempt,
+                                              std::string idempotency_key, Json with);
   boost::asio::awaitable<Result<Json>> run_sub_workflow(const std::string& path, int attempt,
                                                         const Json& with,
                                                         std::shared_ptr<CancelSignal> cancel);

@@ -96,7 +96,8 @@ class EventStore final : public EventLog {
   StoreResult<std::int64_t> stream_version(const std::string& execution_id);
   // Committed events after `after` in the global order, at most max_count. Never skips an event
   // that commits later: reads stop before the oldest transaction still running.
-  StoreResult<std::vector<RecordedEvent>> read_all(Position after, std::size_t max_count = 1'000);
+  StoreResult<std::vector<RecordedEvent>> read_all(Position after, std::size_t max_count = 1'000,
+                                                   ReadDetail detail = ReadDetail::kFull);
   // Live tail of the global log from `after` (see subscription.h).
   StoreResult<std::unique_ptr<Subscription>> subscribe(Position after,
                                                        Subscription::Handler handler,
@@ -108,6 +109,12 @@ class EventStore final : public EventLog {
   // from the newest snapshot at or before it. not_found when the stream has no events.
   StoreResult<ExecutionState> load_state(const std::string& execution_id,
                                          std::optional<std::int64_t> at = std::nullopt);
+  // The current state of many executions (as load_state without `at`), with a query for their
+  // snapshots and one per page of events instead of two per execution: one result per id, in
+  // the order of `execution_ids` (not_found for one without events, invalid_argument for a
+  // repeated id).
+  StoreResult<std::vector<StoreResult<ExecutionState>>> load_states(
+      const std::vector<std::string>& execution_ids);
   // Stores state (its version is state.version; saving the same version again is a no-op).
   StoreResult<void> save_snapshot(const ExecutionState& state);
   // The newest snapshot with version <= at_most (any when empty), or nullopt.

@@ -5,6 +5,7 @@
 // checksum, applied_at). A database whose version is newer than this binary's is refused
 // (errc::schema_too_new); an applied migration whose text changed is refused
 // (errc::schema_modified).
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,9 @@ struct MigrationReport {
   std::vector<int> applied;
 };
 
-// Connects to `url` and applies what is missing. Blocking.
-StoreResult<MigrationReport> migrate(const std::string& url);
+// Connects to `url` and applies what is missing, up to version `up_to` (all when empty: tests
+// of an upgrade stop at an older version). Blocking.
+StoreResult<MigrationReport> migrate(const std::string& url, std::optional<int> up_to = {});
 // The database's schema version (0 when flowd never migrated it).
 StoreResult<int> database_schema_version(const std::string& url);
 

@@ -34,6 +34,11 @@ struct RecordedEvent {
   TimePoint recorded_at{};
 };
 
+// How much of each event a read returns: everything, or only what a fold needs (position,
+// execution id and the Event: no event_id, metadata or recorded_at) — replaying a projection
+// reads a third less and parses one JSON document per event instead of two.
+enum class ReadDetail { kFull, kFold };
+
 // The stream name of an execution: "execution-<id>".
 std::string stream_name(const std::string& execution_id);
 
@@ -114,14 +119,17 @@ struct AppenderStats {
   std::uint64_t duplicates = 0;
   std::uint64_t failures = 0;  // requests failed for another reason
   std::uint64_t max_batch_events = 0;
-  // Where the appender thread spends its time (microseconds, summed over batches): locking and
-  // checking streams, building the rows, writing `streams`, COPY of the events, the projection
-  // (executions + NOTIFY), COMMIT, and running callbacks.
+  // Batches decided from the appender's own version cache, without reading `executions` first
+  // (the conditional UPDATE / INSERT still verifies every version).
+  std::uint64_t cached_batches = 0;
+  // Where the appender thread spends its time (microseconds, summed over batches): BEGIN, reading
+  // versions and dedupe keys, building the rows, the projection (executions + NOTIFY, which also
+  // checks the versions), COPY of the events, COMMIT, and running callbacks.
+  std::uint64_t begin_us = 0;
   std::uint64_t check_us = 0;
   std::uint64_t build_us = 0;
-  std::uint64_t streams_us = 0;
-  std::uint64_t copy_us = 0;
   std::uint64_t projection_us = 0;
+  std::uint64_t copy_us = 0;
   std::uint64_t commit_us = 0;
   std::uint64_t callback_us = 0;
 };
