@@ -1,49 +1,53 @@
 #pragma once
-// Backend is what flowctl's durable commands talk to. Today: DirectBackend reaches PostgreSQL
-// (--database / FLOWD_DATABASE_URL); the HTTP API backend (--server) implements the same calls,
-// so commands do not depend on the transport. Every call returns JSON shaped like the HTTP API's
-// responses, or an Error.
+// Backend is what flowctl's durable commands talk to: HttpBackend calls flowd's HTTP API
+// (--server URL / FLOWD_SERVER, the default), DirectBackend calls the same Operations in-process
+// against PostgreSQL (--database URL / FLOWD_DATABASE_URL). Both answer the JSON bodies of the
+// API (schemas/openapi.yaml) or an ApiError (code, message, hint), so commands do not depend on
+// the transport.
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tl/expected.hpp>
 
-#include "flowd/engine/error.h"
+#include "flowd/api/operations.h"
 #include "flowd/engine/json.h"
+#include "http/error.h"
 
 namespace flowctl {
 
 using flowd::Json;
-using flowd::Result;
-
-struct ListFilter {
-  std::optional<std::string> workflow;
-  std::optional<std::string> status;
-  std::optional<std::string> since;  // RFC 3339 or a duration ago ("1h")
-  std::size_t limit = 50;
-  std::string page_token;
-};
+using flowd::http::ApiError;
+using Outcome = tl::expected<Json, ApiError>;
 
 class Backend {
  public:
   virtual ~Backend() = default;
-  // {"name","version","contentHash","created"}
-  virtual Result<Json> apply_workflow(const Json& document) = 0;
-  virtual Result<Json> list_workflows(const std::optional<std::string>& name) = 0;
-  // {"executionId","duplicate"}
-  virtual Result<Json> start_execution(const std::string& workflow, std::optional<int> version,
-                                       const Json& input, const std::string& dedupe_key,
-                                       const std::string& retry_of) = 0;
-  virtual Result<Json> list_executions(const ListFilter& filter) = 0;
-  virtual Result<Json> get_execution(const std::string& id) = 0;
-  virtual Result<Json> events(const std::string& id) = 0;
-  // {"state": <ExecutionState JSON>, "at": N}
-  virtual Result<Json> replay(const std::string& id, std::optional<std::int64_t> at) = 0;
-  virtual Result<Json> command(const std::string& id, const std::string& command,
-                               const Json& payload) = 0;
-  virtual Result<Json> retention(std::chrono::milliseconds older_than, bool dry_run) = 0;
+  virtual Outcome apply_workflow(const Json& document) = 0;
+  virtual Outcome list_workflows(const flowd::api::WorkflowFilter& filter) = 0;
+  virtual Outcome get_workflow(const std::string& name, std::optional<int> version) = 0;
+  virtual Outcome start_execution(const flowd::api::StartRequest& request) = 0;
+  virtual Outcome list_executions(const flowd::api::ExecutionFilter& filter) = 0;
+  virtual Outcome get_execution(const std::string& id, std::optional<std::int64_t> as_of) = 0;
+  virtual Outcome events(const std::string& id, std::int64_t after, std::size_t limit) = 0;
+  virtual Outcome replay(const std::string& id, std::optional<std::int64_t> upto) = 0;
+  virtual Outcome rerun(const std::string& id, const flowd::api::RerunRequest& request) = 0;
+  // pause | resume | cancel
+  virtual Outcome command(const std::string& id, const std::string& command,
+                          const Json& payload) = 0;
+  virtual Outcome retention(const std::string& older_than, bool dry_run) = 0;
 };
 
-// Opens the backend named by the flags and environment; INVALID_INPUT when none is given.
-Result<std::unique_ptr<Backend>> open_backend(const std::string& database_url);
+struct Connection {
+  std::string server;    // --server / FLOWD_SERVER (default http://127.0.0.1:8080)
+  std::string token;     // --token / FLOWD_TOKEN
+  std::string database;  // --database / FLOWD_DATABASE_URL: direct mode when set
+  std::chrono::milliseconds timeout{30'000};
+};
+
+// DirectBackend when a database is given, else HttpBackend on the server URL.
+tl::expected<std::unique_ptr<Backend>, ApiError> open_backend(const Connection& connection);
+tl::expected<std::unique_ptr<Backend>, ApiError> open_direct_backend(const std::string& url);
+tl::expected<std::unique_ptr<Backend>, ApiError> open_http_backend(const Connection& connection);
 
 }  // namespace flowctl

@@ -1,102 +1,54 @@
 #include "durable_commands.h"
 
 #include <fmt/format.h>
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "backend.h"
 #include "flowd/engine/definition.h"
-#include "flowd/engine/duration.h"
+#include "output.h"
 
 namespace flowctl {
 namespace {
 
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+// Where the commands go: --server > --database > FLOWD_SERVER > FLOWD_DATABASE_URL > the
+// default server.
 struct Settings {
-  std::string database = std::getenv("FLOWD_DATABASE_URL") ? std::getenv("FLOWD_DATABASE_URL") : "";
+  std::string server;
+  std::string database;
+  std::string token = env("FLOWD_TOKEN");
   std::string output = "table";
+  int timeout_seconds = 30;
+
+  Connection connection() const {
+    Connection c;
+    c.token = token;
+    c.timeout = std::chrono::seconds(timeout_seconds);
+    if (!server.empty()) {
+      c.server = server;
+    } else if (!database.empty()) {
+      c.database = database;
+    } else if (!env("FLOWD_SERVER").empty()) {
+      c.server = env("FLOWD_SERVER");
+    } else if (!env("FLOWD_DATABASE_URL").empty()) {
+      c.database = env("FLOWD_DATABASE_URL");
+    } else {
+      c.server = "http://127.0.0.1:8080";
+    }
+    return c;
+  }
 };
 
-std::string cell(const Json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "-";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-void print_executions(const Json& page) {
-  std::cout << fmt::format("{:<36}  {:<22} {:<10} {:>6}  {:<24}  {}\n", "ID", "WORKFLOW", "STATUS",
-                           "EVENTS", "STARTED", "STEP");
-  for (const auto& e : page["items"]) {
-    std::string wf = cell(e, "workflow") + "@" + cell(e, "workflowVersion");
-    std::string step = e.contains("currentStep") && e["currentStep"].is_object()
-                           ? cell(e["currentStep"], "step") + " " + cell(e["currentStep"], "event")
-                           : "-";
-    std::cout << fmt::format("{:<36}  {:<22} {:<10} {:>6}  {:<24}  {}\n", cell(e, "id"), wf,
-                             cell(e, "status"), cell(e, "version"), cell(e, "startedAt"), step);
-  }
-  if (!page.value("nextPageToken", std::string()).empty())
-    std::cout << "more: --page-token " << page["nextPageToken"].get<std::string>() << "\n";
-}
-
-void print_events(const Json& events) {
-  std::cout << fmt::format("{:>5}  {:<24}  {:<20} {:<24} {:>3}  {}\n", "N", "TIME", "TYPE", "STEP",
-                           "ATT", "DATA");
-  for (const auto& e : events["items"]) {
-    Json data = e.value("data", Json::object());
-    std::string key;
-    for (const char* k : {"error", "output", "reason", "delayMs", "input", "kind"})
-      if (data.contains(k)) {
-        key = std::string(k) + "=" + data[k].dump();
-        break;
-      }
-    if (key.size() > 80) key = key.substr(0, 77) + "...";
-    std::cout << fmt::format("{:>5}  {:<24}  {:<20} {:<24} {:>3}  {}\n", cell(e, "version"),
-                             cell(e, "time"), cell(e, "type"), cell(e, "step"), cell(e, "attempt"),
-                             key);
-  }
-}
-
-void print_state(const Json& state) {
-  std::cout << fmt::format("execution {}  {}@{}  {}  (event {})\n", cell(state, "id"),
-                           cell(state, "workflow"), cell(state, "workflowVersion"),
-                           cell(state, "status"), cell(state, "version"));
-  if (state.contains("error")) std::cout << "error: " << state["error"].dump() << "\n";
-  std::cout << fmt::format("  {:<28} {:<10} {:>8}  {}\n", "STEP", "STATUS", "ATTEMPTS", "OUTPUT");
-  for (const auto& [path, s] : state["steps"].items()) {
-    std::string out = s.contains("output") ? s["output"].dump() : "";
-    if (out.size() > 60) out = out.substr(0, 57) + "...";
-    std::cout << fmt::format("  {:<28} {:<10} {:>8}  {}\n", path, cell(s, "status"),
-                             cell(s, "attempts"), out);
-  }
-  if (state.contains("output") && !state["output"].is_null())
-    std::cout << "output: " << state["output"].dump() << "\n";
-}
-
-int report(const Result<Json>& result, const Settings& settings,
-           const std::function<void(const Json&)>& table) {
-  if (!result) {
-    std::cerr << "flowctl: " << flowd::to_string(result.error().code) << ": "
-              << result.error().message << "\n";
-    return result.error().code == flowd::ErrorCode::kInvalidInput ||
-                   result.error().code == flowd::ErrorCode::kInvalidDefinition
-               ? 2
-               : 1;
-  }
-  if (settings.output == "json") {
-    std::cout << result->dump() << "\n";
-  } else {
-    table(*result);
-  }
-  return 0;
-}
-
-Result<Json> parse_json(const std::string& text, const char* what) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    return flowd::fail(flowd::ErrorCode::kInvalidInput,
-                       std::string(what) + " is not JSON: " + e.what());
-  }
+std::optional<std::string> non_empty(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  return s;
 }
 
 }  // namespace
@@ -104,15 +56,24 @@ Result<Json> parse_json(const std::string& text, const char* what) {
 std::function<int()> add_durable_commands(CLI::App& app) {
   auto settings = std::make_shared<Settings>();
   auto chosen = std::make_shared<std::function<int()>>();
-  auto with_backend = [settings](std::function<Result<Json>(Backend&)> call) -> Result<Json> {
-    auto backend = open_backend(settings->database);
+  auto with_backend = [settings](const std::function<Outcome(Backend&)>& call) -> Outcome {
+    auto backend = open_backend(settings->connection());
     if (!backend) return tl::unexpected(backend.error());
     return call(**backend);
   };
   auto common = [settings](CLI::App* sub) {
-    sub->add_option("--database", settings->database, "PostgreSQL URL (FLOWD_DATABASE_URL)");
-    sub->add_option("--output", settings->output, "table or json")
+    sub->add_option("--server", settings->server,
+                    "flowd's HTTP API (FLOWD_SERVER, default http://127.0.0.1:8080)");
+    sub->add_option("--token", settings->token, "bearer token of the API (FLOWD_TOKEN)");
+    sub->add_option("--database", settings->database,
+                    "reach PostgreSQL directly instead (FLOWD_DATABASE_URL)");
+    sub->add_option("--timeout", settings->timeout_seconds, "seconds to wait for an answer")
+        ->check(CLI::Range(1, 3600));
+    sub->add_option("--output,-o", settings->output, "table or json")
         ->check(CLI::IsMember({"table", "json"}));
+  };
+  auto run = [settings](const Outcome& result, const std::function<void(const Json&)>& table) {
+    return report(result, settings->output == "json", table);
   };
 
   // --- workflows -------------------------------------------------------------------------------
@@ -126,6 +87,7 @@ std::function<int()> add_durable_commands(CLI::App& app) {
     *chosen = [=] {
       int code = 0;
       for (const auto& file : *apply_files) {
+        // Loaded here first, so problems name the file, line and column.
         auto loaded = flowd::load_definition_file(file);
         if (!loaded.definition) {
           for (const auto& d : loaded.diagnostics) std::cerr << d.format() << "\n";
@@ -133,35 +95,40 @@ std::function<int()> add_durable_commands(CLI::App& app) {
           continue;
         }
         Json doc = loaded.definition->document;
-        int c = report(with_backend([&](Backend& b) { return b.apply_workflow(doc); }), *settings,
-                       [&](const Json& r) {
-                         std::cout
-                             << fmt::format("{}@{} {} ({})\n", cell(r, "name"), cell(r, "version"),
-                                            r.value("created", false) ? "stored" : "unchanged",
-                                            cell(r, "contentHash").substr(0, 12));
-                       });
-        code = std::max(code, c);
+        code = std::max(code, run(with_backend([&](Backend& b) { return b.apply_workflow(doc); }),
+                                  print_applied));
       }
       return code;
     };
   });
-  auto* wf_list = workflows->add_subcommand("list", "List stored definitions");
+
+  auto* wf_list = workflows->add_subcommand("list", "List workflows (latest version of each)");
   common(wf_list);
-  auto wf_name = std::make_shared<std::string>();
-  wf_list->add_option("NAME", *wf_name);
+  auto wf_filter = std::make_shared<flowd::api::WorkflowFilter>();
+  auto wf_prefix = std::make_shared<std::string>();
+  wf_list->add_option("PREFIX", *wf_prefix, "only names starting with this");
+  wf_list->add_option("--limit", wf_filter->limit)->check(CLI::Range(1, 500));
+  wf_list->add_option("--page-token", wf_filter->page_token);
   wf_list->callback([=] {
     *chosen = [=] {
-      std::optional<std::string> name;
-      if (!wf_name->empty()) name = *wf_name;
-      return report(with_backend([&](Backend& b) { return b.list_workflows(name); }), *settings,
-                    [](const Json& r) {
-                      std::cout << fmt::format("{:<28} {:>7}  {:<14} {}\n", "NAME", "VERSION",
-                                               "HASH", "CREATED");
-                      for (const auto& d : r["items"])
-                        std::cout << fmt::format(
-                            "{:<28} {:>7}  {:<14} {}\n", cell(d, "name"), cell(d, "version"),
-                            cell(d, "contentHash").substr(0, 12), cell(d, "createdAt"));
-                    });
+      wf_filter->name_prefix = non_empty(*wf_prefix);
+      return run(with_backend([&](Backend& b) { return b.list_workflows(*wf_filter); }),
+                 print_workflows);
+    };
+  });
+
+  auto* wf_get = workflows->add_subcommand("get", "Show a workflow (latest or --version N)");
+  common(wf_get);
+  auto wf_name = std::make_shared<std::string>();
+  auto wf_version = std::make_shared<int>(0);
+  wf_get->add_option("NAME", *wf_name)->required();
+  wf_get->add_option("--version", *wf_version)->check(CLI::Range(1, 1'000'000'000));
+  wf_get->callback([=] {
+    *chosen = [=] {
+      std::optional<int> version;
+      if (*wf_version > 0) version = *wf_version;
+      return run(with_backend([&](Backend& b) { return b.get_workflow(*wf_name, version); }),
+                 print_workflow);
     };
   });
 
@@ -172,86 +139,120 @@ std::function<int()> add_durable_commands(CLI::App& app) {
   auto* start = executions->add_subcommand("start", "Start an execution: NAME[@VERSION]");
   common(start);
   auto start_ref = std::make_shared<std::string>();
-  auto start_input = std::make_shared<std::string>("{}");
+  auto start_input = std::make_shared<std::string>();
+  auto start_input_file = std::make_shared<std::string>();
+  auto start_context = std::make_shared<std::string>();
   auto start_key = std::make_shared<std::string>();
   start->add_option("WORKFLOW", *start_ref)->required();
-  start->add_option("--input", *start_input, "input as a JSON document");
+  auto* input_opt = start->add_option("--input", *start_input, "input as a JSON document");
+  start->add_option("--input-file", *start_input_file, "read the input from a JSON file")
+      ->excludes(input_opt);
+  start->add_option("--context", *start_context, "context as a JSON object");
   start->add_option("--dedupe-key", *start_key, "a second start with this key returns the first");
   start->callback([=] {
     *chosen = [=] {
-      std::string name = *start_ref;
-      std::optional<int> version;
-      if (auto at = name.find('@'); at != std::string::npos) {
-        try {
-          version = std::stoi(name.substr(at + 1));
-        } catch (...) {
-          std::cerr << "flowctl: bad workflow reference '" << name << "' (NAME[@VERSION])\n";
-          return 2;
-        }
-        name = name.substr(0, at);
+      flowd::api::StartRequest request;
+      auto ref = parse_ref(*start_ref);
+      if (!ref) return report(tl::unexpected(ref.error()), false, {});
+      request.workflow = ref->first;
+      request.version = ref->second;
+      auto input = read_json_arg(*start_input, *start_input_file, "--input");
+      if (!input) return report(tl::unexpected(input.error()), false, {});
+      request.input = input->is_null() ? Json::object() : *input;
+      if (!start_context->empty()) {
+        auto context = read_json_arg(*start_context, "", "--context");
+        if (!context) return report(tl::unexpected(context.error()), false, {});
+        request.context = *context;
       }
-      auto input = parse_json(*start_input, "--input");
-      if (!input) return report(input, *settings, {});
-      return report(with_backend([&](Backend& b) {
-                      return b.start_execution(name, version, *input, *start_key, "");
-                    }),
-                    *settings, [](const Json& r) {
-                      std::cout << cell(r, "executionId")
-                                << (r.value("duplicate", false) ? " (already started with this "
-                                                                  "dedupe key)"
-                                                                : " started")
-                                << "\n";
-                    });
+      request.dedupe_key = *start_key;
+      return run(with_backend([&](Backend& b) { return b.start_execution(request); }),
+                 print_started);
     };
   });
 
   auto* list = executions->add_subcommand("list", "List executions, newest first");
   common(list);
-  auto filter = std::make_shared<ListFilter>();
+  auto filter = std::make_shared<flowd::api::ExecutionFilter>();
   auto wf = std::make_shared<std::string>(), st = std::make_shared<std::string>(),
        since = std::make_shared<std::string>();
   list->add_option("--workflow", *wf);
   list->add_option("--status", *st);
   list->add_option("--since", *since, "RFC 3339 time or a duration ago (1h, 7d)");
-  list->add_option("--limit", filter->limit)->check(CLI::Range(1, 10000));
+  list->add_option("--limit", filter->limit)->check(CLI::Range(1, 500));
   list->add_option("--page-token", filter->page_token);
   list->callback([=] {
     *chosen = [=] {
-      if (!wf->empty()) filter->workflow = *wf;
-      if (!st->empty()) filter->status = *st;
-      if (!since->empty()) filter->since = *since;
-      return report(with_backend([&](Backend& b) { return b.list_executions(*filter); }), *settings,
-                    print_executions);
+      filter->workflow = non_empty(*wf);
+      filter->status = non_empty(*st);
+      filter->since = non_empty(*since);
+      return run(with_backend([&](Backend& b) { return b.list_executions(*filter); }),
+                 print_executions);
     };
   });
 
   auto id = std::make_shared<std::string>();
   auto simple = [&](const char* name, const std::string& help,
-                    std::function<Result<Json>(Backend&, const std::string&)> call,
+                    std::function<Outcome(Backend&, const std::string&)> call,
                     std::function<void(const Json&)> table) {
     auto* sub = executions->add_subcommand(name, help);
     common(sub);
     sub->add_option("ID", *id)->required();
     sub->callback([=] {
       *chosen = [=] {
-        return report(with_backend([&](Backend& b) { return call(b, *id); }), *settings, table);
+        if (id->empty())
+          return report(tl::unexpected(ApiError::invalid_input("the execution ID is empty")), false,
+                        {});
+        return run(with_backend([&](Backend& b) { return call(b, *id); }), table);
       };
     });
     return sub;
   };
-  simple(
+
+  auto as_of = std::make_shared<std::int64_t>(0);
+  auto* get = simple(
       "get", "Show an execution",
-      [](Backend& b, const std::string& i) { return b.get_execution(i); },
-      [](const Json& r) {
-        if (r.contains("state")) {
-          print_state(r["state"]);
-        } else {
-          std::cout << r.dump(2) << "\n";
+      [as_of](Backend& b, const std::string& i) {
+        std::optional<std::int64_t> n;
+        if (*as_of > 0) n = *as_of;
+        return b.get_execution(i, n);
+      },
+      print_state);
+  get->add_option("--as-of", *as_of, "the state after this many events")
+      ->check(CLI::Range(std::int64_t{1}, INT64_MAX));
+
+  // events: every page, or --follow the live stream (HTTP only).
+  auto* events = executions->add_subcommand("events", "The event timeline of an execution");
+  common(events);
+  auto events_id = std::make_shared<std::string>();
+  auto after = std::make_shared<std::int64_t>(0);
+  auto follow = std::make_shared<bool>(false);
+  events->add_option("ID", *events_id)->required();
+  events->add_option("--after", *after, "only events after this version")
+      ->check(CLI::Range(std::int64_t{0}, INT64_MAX));
+  events->add_flag("--follow,-f", *follow, "stream new events until the execution ends");
+  events->callback([=] {
+    *chosen = [=] {
+      if (events_id->empty())
+        return report(tl::unexpected(ApiError::invalid_input("the execution ID is empty")), false,
+                      {});
+      if (*follow)
+        return follow_events(settings->connection(), *events_id, *after,
+                             settings->output == "json");
+      auto all = with_backend([&](Backend& b) -> Outcome {
+        Json items = Json::array();
+        std::int64_t from = *after;
+        while (true) {
+          auto page = b.events(*events_id, from, 1000);
+          if (!page) return page;
+          for (auto& e : (*page)["items"]) items.push_back(std::move(e));
+          if (!page->contains("nextAfter")) break;
+          from = (*page)["nextAfter"].get<std::int64_t>();
         }
+        return Json{{"items", std::move(items)}};
       });
-  simple(
-      "events", "The full event timeline of an execution",
-      [](Backend& b, const std::string& i) { return b.events(i); }, print_events);
+      return run(all, print_events);
+    };
+  });
 
   auto at = std::make_shared<std::int64_t>(0);
   auto* replay = simple(
@@ -261,39 +262,44 @@ std::function<int()> add_durable_commands(CLI::App& app) {
         if (*at > 0) n = *at;
         return b.replay(i, n);
       },
-      [](const Json& r) { print_state(r["state"]); });
-  replay->add_option("--at", *at, "event number")->check(CLI::Range(int64_t{1}, INT64_MAX));
+      print_replay);
+  replay->add_option("--at", *at, "event number")->check(CLI::Range(std::int64_t{1}, INT64_MAX));
 
-  simple(
-      "rerun", "Start a new execution with the same definition version and input",
-      [](Backend& b, const std::string& i) -> Result<Json> {
-        auto old = b.get_execution(i);
-        if (!old) return old;
-        const Json& state = (*old)["state"];
-        return b.start_execution((*old)["workflow"], (*old)["workflowVersion"].get<int>(),
-                                 state.value("input", Json::object()), "", i);
+  auto rerun_input = std::make_shared<std::string>();
+  auto rerun_version = std::make_shared<int>(0);
+  auto* rerun = simple(
+      "rerun", "Start a new execution linked to this one (same input and version by default)",
+      [rerun_input, rerun_version](Backend& b, const std::string& i) -> Outcome {
+        flowd::api::RerunRequest request;
+        if (!rerun_input->empty()) {
+          auto input = read_json_arg(*rerun_input, "", "--input");
+          if (!input) return tl::unexpected(input.error());
+          request.input = *input;
+        }
+        if (*rerun_version > 0) request.version = *rerun_version;
+        return b.rerun(i, request);
       },
-      [](const Json& r) { std::cout << cell(r, "executionId") << " started (rerun)\n"; });
+      print_started);
+  rerun->add_option("--input", *rerun_input, "new input (JSON)");
+  rerun->add_option("--version", *rerun_version, "another version of the workflow")
+      ->check(CLI::Range(1, 1'000'000'000));
 
   auto reason = std::make_shared<std::string>();
   auto resume_input = std::make_shared<std::string>();
   for (const char* verb : {"pause", "resume", "cancel"}) {
     auto* sub = simple(
         verb, std::string(verb) + " an execution (durable and audited)",
-        [verb, reason, resume_input](Backend& b, const std::string& i) -> Result<Json> {
+        [verb, reason, resume_input](Backend& b, const std::string& i) -> Outcome {
           Json payload = Json::object();
           if (!reason->empty()) payload["reason"] = *reason;
           if (!resume_input->empty()) {
-            auto input = parse_json(*resume_input, "--input");
-            if (!input) return input;
+            auto input = read_json_arg(*resume_input, "", "--input");
+            if (!input) return tl::unexpected(input.error());
             payload["input"] = *input;
           }
           return b.command(i, verb, payload);
         },
-        [verb](const Json& r) {
-          std::cout << verb << " requested for " << cell(r, "execution") << " (command "
-                    << cell(r, "commandId") << ")\n";
-        });
+        print_command);
     sub->add_option("--reason", *reason);
     if (std::string(verb) == "resume")
       sub->add_option("--input", *resume_input, "input supplied to a waiting step (JSON)");
@@ -310,19 +316,8 @@ std::function<int()> add_durable_commands(CLI::App& app) {
   retention->add_flag("--dry-run", *dry, "only count");
   retention->callback([=] {
     *chosen = [=] {
-      auto d = flowd::parse_duration(*older);
-      if (!d) {
-        std::cerr << "flowctl: --older-than '" << *older << "' is not a duration (30d, 12h)\n";
-        return 2;
-      }
-      return report(with_backend([&](Backend& b) { return b.retention(*d, *dry); }), *settings,
-                    [](const Json& r) {
-                      std::cout << fmt::format(
-                          "{} {} executions, {} events, {} snapshots in {} batches\n",
-                          r.value("dryRun", false) ? "would remove" : "removed",
-                          cell(r, "executions"), cell(r, "events"), cell(r, "snapshots"),
-                          cell(r, "batches"));
-                    });
+      return run(with_backend([&](Backend& b) { return b.retention(*older, *dry); }),
+                 print_retention);
     };
   });
 

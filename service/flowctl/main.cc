@@ -4,6 +4,7 @@
 
 #include "durable_commands.h"
 #include "run_command.h"
+#include "trigger_command.h"
 #include "validate_command.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
 
   auto run_durable = flowctl::add_durable_commands(app);
+  auto run_trigger = flowctl::add_trigger_command(app);
 
   try {
     app.parse(argc, argv);
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   }
 
   if (int code = run_durable(); code >= 0) return code;
+  if (int code = run_trigger(); code >= 0) return code;
   if (*validate) return flowctl::validate_command(validate_files, std::cout);
   if (*run) {
     if (!local) {

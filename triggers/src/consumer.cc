@@ -682,19 +682,35 @@ class TriggerConsumerImpl final : public TriggerConsumer {
       }
     }
     if (list->cnt == 0) return;
-    rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-    rd_kafka_resp_err_t err = rd_kafka_commit_queue(rk, list.get(), queue, nullptr, nullptr);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const auto budget = std::min(config_.revoke_timeout, Millis{5000});
-      rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(budget.count()));
-      if (event == nullptr) {
-        err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-      } else {
-        err = rd_kafka_event_error(event);
-        rd_kafka_event_destroy(event);
+    // A coordinator that moved or timed out fails the commit without it being wrong to try again
+    // (the next owner would otherwise replay everything since the last auto-commit): retry those
+    // within the budget. Generation / membership errors mean the group moved on: give up.
+    const auto budget = std::min(config_.revoke_timeout, Millis{5000});
+    const auto deadline = Clock::now() + budget;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (;;) {
+      rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+      err = rd_kafka_commit_queue(rk, list.get(), queue, nullptr, nullptr);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+        rd_kafka_event_t* event =
+            rd_kafka_queue_poll(queue, static_cast<int>(std::max<std::int64_t>(left.count(), 1)));
+        if (event == nullptr) {
+          err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        } else {
+          err = rd_kafka_event_error(event);
+          rd_kafka_event_destroy(event);
+        }
       }
+      rd_kafka_queue_destroy(queue);
+      const bool retriable = err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+                             err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                             err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                             err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+                             err == RD_KAFKA_RESP_ERR__TRANSPORT;
+      if (!retriable || Clock::now() + Millis{50} >= deadline) break;
+      std::this_thread::sleep_for(Millis{50});
     }
-    rd_kafka_queue_destroy(queue);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       spdlog::warn("kafka consumer {}: commit on revoke: {}", config_.group_id,
                    rd_kafka_err2str(err));

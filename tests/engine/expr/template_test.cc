@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
@@ -421,16 +422,18 @@ TEST_CASE("Rendering a value without templates is a cheap copy", "[engine][expr]
 
   constexpr int kRounds = 20000;
   std::size_t sink = 0;
-  auto start = std::chrono::steady_clock::now();
+  // CPU time of this process, not wall time: a loaded CI machine must not fail the bound.
+  auto cpu_ms = [] { return static_cast<double>(std::clock()) * 1000.0 / CLOCKS_PER_SEC; };
+  double start = cpu_ms();
   for (int i = 0; i < kRounds; ++i) sink += plain->render(f.scope)->size();
-  auto plain_time = std::chrono::steady_clock::now() - start;
-  start = std::chrono::steady_clock::now();
+  const double plain_ms = cpu_ms() - start;
+  start = cpu_ms();
   for (int i = 0; i < kRounds; ++i) sink += mixed->render(f.scope)->size();
-  auto mixed_time = std::chrono::steady_clock::now() - start;
+  const double mixed_ms = cpu_ms() - start;
   CHECK(sink == std::size_t{kRounds} * 41);
   // Loose bound (sanitizer builds are slow): 20k renders of a 20-key object well under 2 s.
-  CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(plain_time).count() < 2000);
-  CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(mixed_time).count() < 4000);
+  CHECK(plain_ms < 2000);
+  CHECK(mixed_ms < 4000);
 }
 
 TEST_CASE("Default-constructed and copied templates render", "[engine][expr]") {
