@@ -701,7 +701,10 @@ void Session::sse_close(bool client_gone) {
 void Session::finish_sse() {
   if (phase_ != Phase::kSse) return;
   server_->sse_streams.dec();
-  if (current_) finish_exchange(*current_, 200, sse_bytes_, true);
+  if (current_) {
+    const ExchangeInfo info = *current_;  // finish_exchange() resets current_
+    finish_exchange(info, 200, sse_bytes_, true);
+  }
   for (auto& p : sse_queue_) sse_->queued.fetch_sub(p.counted);
   sse_queue_.clear();
   close_socket();
