@@ -579,7 +579,10 @@ void Session::finish_exchange(const ExchangeInfo& info, unsigned status, std::si
 
 void Session::close_socket(bool linger) {
   if (phase_ == Phase::kClosed) return;
-  if (current_) finish_exchange(*current_, 0, 0, false);  // aborted before it was answered
+  if (current_) {  // aborted before it was answered; finish_exchange() resets current_
+    const ExchangeInfo info = *current_;
+    finish_exchange(info, 0, 0, false);
+  }
   phase_ = Phase::kClosed;
   heartbeat_.cancel();
   if (sse_) end_sse_state();
