@@ -5,14 +5,12 @@
 #include <utility>
 
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <map>
-#include <optional>
 #include <vector>
 
 namespace flowd::detail {
@@ -58,13 +56,11 @@ class Broadcast {
     std::vector<Handler> waiters = std::move(waiters_);
     waiters_.clear();
     for (Handler& h : waiters) boost::asio::post(std::move(h));
-    work_.reset();  // after the posts: they are work of their own
   }
   // Destroys the suspended waiters without resuming them (io_context shutdown).
   void drop_waiters() {
     std::vector<Handler> waiters = std::move(waiters_);
     waiters_.clear();
-    work_.reset();
   }
 
  private:
@@ -77,16 +73,12 @@ class Broadcast {
         self->registry_ = &boost::asio::use_service<BroadcastRegistry>(self->io_);
         self->registry_->add(self);
       }
-      // Suspended waiters are outstanding work, as a timer wait was: io_context::run() must not
-      // return while a coroutine waits here (e.g. for an append completed on another thread).
-      if (!self->work_) self->work_.emplace(self->io_.get_executor());
       self->waiters_.push_back(std::move(handler));
     }
   };
 
   boost::asio::io_context& io_;
   std::vector<Handler> waiters_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   BroadcastRegistry* registry_ = nullptr;  // set on the first wait
   Broadcast* prev_ = nullptr;              // in the registry's list
   Broadcast* next_ = nullptr;
