@@ -55,8 +55,9 @@ class ApiFixture {
   }
   ~ApiFixture() {
     server_->stop(std::chrono::milliseconds(500));
-    server_.reset();
+    // Workers may still hold Responders: join them while the server's io_context lives.
     routes_->shutdown();
+    server_.reset();
     runner_->stop(std::chrono::milliseconds(0));
     runner_.reset();
     store_->close();
