@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
   kill(flowd, SIGTERM);
   int status = 0;
   waitpid(flowd, &status, 0);
-  conn.close();
+  conn.disconnect();
   {
     pqxx::connection admin(server);
     pqxx::nontransaction(admin).exec0("DROP DATABASE " + db + " WITH (FORCE)");
