@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "broker.h"
 #include "definition_cache.h"
 #include "durable_runner.h"
 #include "flowd/api/operations.h"
@@ -187,23 +188,9 @@ bool Service::start_store() {
 
 bool Service::start_kafka() {
   if (config_.kafka.embedded()) {
-    triggers::EmbeddedBrokerOptions options;
-    options.partitions = config_.kafka.partitions;
-    options.address_file = config_.kafka.bootstrap_file;
-    options.topics = {std::string(triggers::kTriggerTopic), config_.kafka.dlq_topic,
-                      config_.kafka.events_topic};
-    auto broker = triggers::EmbeddedBroker::start(options);
-    if (!broker) {
-      log_.write("error", "embedded Kafka broker: " + broker.error().message);
-      return false;
-    }
-    broker_ = std::move(*broker);
+    broker_ = start_embedded_broker(config_, log_);
+    if (!broker_) return false;
     kafka_.brokers = broker_->bootstrap();
-    log_.write("info", "embedded Kafka broker running",
-               {{"bootstrap", kafka_.brokers},
-                {"addressFile", config_.kafka.bootstrap_file},
-                {"publish",
-                 "kcat -P -b " + kafka_.brokers + " -t " + std::string(triggers::kTriggerTopic)}});
   } else {
     kafka_.brokers = config_.kafka.brokers;
   }
