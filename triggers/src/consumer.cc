@@ -707,7 +707,8 @@ class TriggerConsumerImpl final : public TriggerConsumer {
                              err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
                              err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
                              err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
-                             err == RD_KAFKA_RESP_ERR__TRANSPORT;
+                             err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                             err == RD_KAFKA_RESP_ERR__WAIT_COORD;  // after an outage
       if (!retriable || Clock::now() + Millis{50} >= deadline) break;
       std::this_thread::sleep_for(Millis{50});
     }
