@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <string>
@@ -22,6 +23,8 @@ class FlowdProcess {
                std::string log_path)
       : log_path_(std::move(log_path)) {
     std::string bin = std::string(FLOWD_BIN_DIR) + "/flowd";
+    // A previous run's log must not answer wait_running() before the child truncates it.
+    std::remove(log_path_.c_str());
     pid_ = fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
