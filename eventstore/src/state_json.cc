@@ -49,6 +49,14 @@ Json snapshot_to_json(const ExecutionState& state) {
                        {"firstStarted", nanos(step.first_started)},
                        {"ended", nanos(step.ended)},
                        {"durationMs", step.duration_ms}};
+    if (!step.item_status.empty()) {
+      // A large forEach's finished items live only here (StepState): without them a resume from
+      // this snapshot would run them again.
+      Json statuses = Json::array();
+      for (StepStatus s : step.item_status) statuses.push_back(to_string(s));
+      steps[path]["itemStatus"] = std::move(statuses);
+      steps[path]["itemOutputs"] = Json(step.item_outputs);
+    }
   }
   return Json{{"format", kSnapshotFormat},
               {"id", state.id},
@@ -101,6 +109,18 @@ Result<ExecutionState> snapshot_from_json(const Json& json) {
       step.first_started = time_of(value.at("firstStarted"));
       step.ended = time_of(value.at("ended"));
       step.duration_ms = value.at("durationMs").get<std::int64_t>();
+      if (const auto items = value.find("itemStatus"); items != value.end()) {
+        const Json& outputs = value.at("itemOutputs");
+        if (!items->is_array() || !outputs.is_array() || outputs.size() != items->size()) {
+          return fail(ErrorCode::kInternal, "snapshot: step " + path + ": bad forEach items");
+        }
+        for (const auto& item : *items) {
+          const auto item_status = parse_step_status(item.get<std::string>());
+          if (!item_status) return fail(ErrorCode::kInternal, "snapshot: unknown item status");
+          step.item_status.push_back(*item_status);
+        }
+        step.item_outputs.assign(outputs.begin(), outputs.end());
+      }
       state.steps.emplace(path, std::move(step));
     }
     return state;

@@ -50,6 +50,37 @@ TEST_CASE("The snapshot encoding round-trips every field of ExecutionState",
   CHECK_FALSE(snapshot_from_json(Json::array()));
 }
 
+TEST_CASE("A snapshot keeps a large forEach's finished items", "[eventstore][snapshot]") {
+  // Above kForEachItemDetailLimit items, finished items live only in the forEach's StepState:
+  // a snapshot without them would make a resume run those items again.
+  const std::size_t count = kForEachItemDetailLimit + 5;
+  std::vector<Event> events = {
+      started("big"),
+      step_event(EventType::kStepStarted, "each", 1, {{"itemCount", count}}),
+  };
+  for (int i : {0, 7, 1003}) {
+    const std::string item = "each[" + std::to_string(i) + "]";
+    events.push_back(step_event(EventType::kStepStarted, item, 1));
+    events.push_back(step_event(EventType::kStepCompleted, item, 1, {{"output", {{"n", i}}}}));
+  }
+  const ExecutionState state = fold("x", events);
+  const StepState& each = state.steps.at("each");
+  REQUIRE(each.item_status.size() == count);
+  REQUIRE(each.item_status[7] == StepStatus::kSucceeded);
+
+  auto decoded = snapshot_from_json(snapshot_to_json(state));
+  REQUIRE(decoded);
+  const StepState& back = decoded->steps.at("each");
+  CHECK(back.item_status == each.item_status);
+  CHECK(back.item_outputs == each.item_outputs);
+  CHECK(back.item_outputs[1003] == Json{{"n", 1003}});
+  CHECK(back.item_status[8] == StepStatus::kPending);
+
+  Json broken = snapshot_to_json(state);
+  broken["steps"]["each"]["itemOutputs"] = Json::array();
+  CHECK_FALSE(snapshot_from_json(broken));
+}
+
 TEST_CASE("Replay from snapshots equals the fold of all events, at every version",
           "[eventstore][snapshot][integration]") {
   StoreFixture fx;
