@@ -62,18 +62,22 @@ const std::vector<Statement>& store_statements() {
       {"flowd_renew",
        "UPDATE executions SET lease_until = now() + $3::bigint * interval '1 ms' "
        "WHERE id = $1 AND owner = $2 AND NOT terminal RETURNING id"},
+      // Sub-workflow executions (parent set) run inside their parent's run, which adopts them
+      // after a resume: they are renewed with it but never resumed or claimed on their own.
       {"flowd_renew_all",
-       "UPDATE executions SET lease_until = now() + $2::bigint * interval '1 ms' "
-       "WHERE owner = $1 AND NOT terminal RETURNING id"},
+       "WITH r AS (UPDATE executions SET lease_until = now() + $2::bigint * interval '1 ms' "
+       " WHERE owner = $1 AND NOT terminal RETURNING id, parent) "
+       "SELECT id FROM r WHERE parent IS NULL"},
       {"flowd_release",
-       "UPDATE executions SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2"},
+       "UPDATE executions SET owner = NULL, lease_until = NULL "
+       "WHERE id = ANY($1::text[]) AND owner = $2"},
       {"flowd_list_resumable",
        "SELECT " FLOWD_EXECUTION_COLUMNS " FROM executions "
-       "WHERE NOT terminal AND (lease_until IS NULL OR lease_until < now()) "
+       "WHERE NOT terminal AND parent IS NULL AND (lease_until IS NULL OR lease_until < now()) "
        "ORDER BY started_at, id LIMIT $1"},
       {"flowd_claim_resumable",
        "UPDATE executions e SET owner = $1, lease_until = now() + $2::bigint * interval '1 ms' "
-       "FROM (SELECT id FROM executions WHERE NOT terminal "
+       "FROM (SELECT id FROM executions WHERE NOT terminal AND parent IS NULL "
        "      AND (lease_until IS NULL OR lease_until < now()) "
        "      ORDER BY started_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) c "
        "WHERE e.id = c.id RETURNING e.id"},
@@ -253,10 +257,14 @@ StoreResult<std::vector<std::string>> EventStore::renew_all(const std::string& o
       });
 }
 
-StoreResult<void> EventStore::release(const std::string& execution_id, const std::string& owner) {
+StoreResult<void> EventStore::release(const std::vector<std::string>& execution_ids,
+                                      const std::string& owner) {
+  if (execution_ids.empty()) return {};
+  detail::ArrayLiteral ids;
+  for (const auto& id : execution_ids) ids.add(std::string_view(id));
   return impl_->pool.run<void>("release", [&](pqxx::connection& conn) -> StoreResult<void> {
     pqxx::work tx(conn);
-    tx.exec_prepared("flowd_release", execution_id, owner);
+    tx.exec_prepared("flowd_release", ids.str(), owner);
     tx.commit();
     return {};
   });

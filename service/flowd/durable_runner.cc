@@ -10,13 +10,16 @@ namespace flowd::service {
 
 namespace asio = boost::asio;
 
-// The store, telling on_durable about each event once its append succeeded.
-class DurableRunner::ObservedLog : public EventLog {
+// The engine's view of the store: appends go straight to it (group-committed, answered on the
+// appender's thread) and tell on_durable about each event once durable; reads, which block, run
+// on the worker thread.
+class DurableRunner::RunnerLog : public EventLog {
  public:
-  ObservedLog(EventLog& inner, std::function<void(const Event&)> observe)
-      : inner_(inner), observe_(std::move(observe)) {}
+  explicit RunnerLog(DurableRunner& runner) : runner_(runner) {}
 
   void append(AppendRequest request, AppendCallback done) override {
+    if (!runner_.options_.on_durable)
+      return runner_.store_.append(std::move(request), std::move(done));
     // Only what the observers read (type, step, attempt, data's durationMs) is kept.
     auto copies = std::make_shared<std::vector<Event>>();
     copies->reserve(request.events.size());
@@ -25,16 +28,31 @@ class DurableRunner::ObservedLog : public EventLog {
       if (auto d = e.data.find("durationMs"); d != e.data.end()) copy.data["durationMs"] = *d;
       copies->push_back(std::move(copy));
     }
-    inner_.append(std::move(request), [this, copies, done = std::move(done)](auto result) {
+    runner_.store_.append(std::move(request), [this, copies, done = std::move(done)](auto result) {
       if (result)
-        for (const auto& e : *copies) observe_(e);
+        for (const auto& e : *copies) runner_.options_.on_durable(e);
       done(std::move(result));
     });
   }
 
+  void load(const std::string& execution_id, LoadCallback done) override {
+    runner_.enqueue([this, execution_id, done = std::move(done)] {
+      // The parent's run takes the child's lease too, so that commands to it reach this instance.
+      if (auto claimed = runner_.store_.claim(execution_id, runner_.options_.owner,
+                                              runner_.options_.lease_ttl);
+          !claimed && !claimed.error().is(eventstore::errc::not_found)) {
+        return done(tl::unexpected(eventstore::to_error(claimed.error())));
+      }
+      auto state = runner_.store_.load_state(execution_id);
+      if (state) return done(std::optional<ExecutionState>(std::move(*state)));
+      if (state.error().is(eventstore::errc::not_found))
+        return done(std::optional<ExecutionState>());
+      done(tl::unexpected(eventstore::to_error(state.error())));
+    });
+  }
+
  private:
-  EventLog& inner_;
-  std::function<void(const Event&)> observe_;
+  DurableRunner& runner_;
 };
 
 DurableRunner::DurableRunner(eventstore::EventStore& store, eventstore::CommandQueue& commands,
@@ -46,11 +64,8 @@ DurableRunner::DurableRunner(eventstore::EventStore& store, eventstore::CommandQ
   };
   register_builtin_steps(registry_, io_, builtin);
   EngineDeps deps;
-  deps.log = &store_;
-  if (options_.on_durable) {
-    observed_log_ = std::make_unique<ObservedLog>(store_, options_.on_durable);
-    deps.log = observed_log_.get();
-  }
+  log_ = std::make_unique<RunnerLog>(*this);
+  deps.log = log_.get();
   deps.runners = &registry_;
   deps.definitions = &definitions_;
   deps.snapshot_every = options_.snapshot_every;
@@ -192,6 +207,29 @@ void DurableRunner::recover_owned() {
     return;
   }
   resume_all(*owned);
+  // Leases held here on executions this instance has no room for go back to the pool, so that an
+  // idle instance takes them instead of this one renewing them while they wait (hoarding). Only
+  // those spare at two renewals in a row: one just started here may not have been offered yet.
+  std::set<std::string> held;
+  for (const auto& state : waiting_) held.insert(state.id);
+  std::set<std::string> spare;
+  std::vector<std::string> give_back;
+  for (const std::string& id : *owned) {
+    if (in_flight_ids_.count(id) || held.count(id)) continue;
+    if (spare_.count(id)) {
+      give_back.push_back(id);
+    } else {
+      spare.insert(id);
+    }
+  }
+  spare_ = std::move(spare);
+  if (give_back.empty()) return;
+  if (auto released = store_.release(give_back, options_.owner); !released) {
+    log("warn", "cannot give back leases: " + released.error().message);
+  } else {
+    log("info", "gave back leases of executions waiting for room",
+        {{"executions", give_back.size()}});
+  }
 }
 
 void DurableRunner::resume_all(const std::vector<std::string>& ids) {
@@ -281,21 +319,28 @@ void DurableRunner::process_commands() {
     // A live execution leased here that this instance does not run yet (started through this
     // instance's store, waiting for capacity or for the lease renewal to find it) gets the
     // command once it runs; only a terminal one is answered at once.
+    // A sub-workflow execution is not in in_flight_ids_ (its parent is): the engine knows.
     const bool terminal =
         command.execution_status == "completed" || command.execution_status == "failed" ||
         command.execution_status == "cancelled" || command.execution_status == "timed_out";
-    if (!terminal && !in_flight_ids_.count(command.execution_id)) continue;
-    // Apply on the engine thread and wait for the verdict (a few microseconds of work).
+    const bool ours = in_flight_ids_.count(command.execution_id) > 0;
+    // Apply on the engine thread and wait for the verdict (a few microseconds of work); an empty
+    // verdict defers the command.
     std::promise<std::string> verdict;
     auto future = verdict.get_future();
-    asio::post(io_, [this, &command, &verdict] {
+    asio::post(io_, [this, &command, &verdict, terminal, ours] {
       try {
-        apply_command(command, verdict);
+        if (!terminal && !engine_->is_running(command.execution_id) && !ours) {
+          verdict.set_value(std::string());  // not here (yet): another instance, or later
+        } else {
+          apply_command(command, verdict);
+        }
       } catch (const std::exception& e) {
         verdict.set_value(std::string("rejected: ") + e.what());
       }
     });
     std::string result = future.get();
+    if (result.empty()) continue;
     if (auto marked = commands_.mark_processed(command.id, result); !marked)
       log("warn", "cannot mark command: " + marked.error().message);
     log("info", command.command + ": " + result, {{"execution", command.execution_id}});

@@ -79,10 +79,10 @@ class DurableRunner {
   void enqueue(std::function<void()> job);
   void log(std::string_view level, const std::string& message, const Json& fields = {});
 
-  class ObservedLog;
+  class RunnerLog;
 
   eventstore::EventStore& store_;
-  std::unique_ptr<EventLog> observed_log_;  // store_ with on_durable; null without it
+  std::unique_ptr<EventLog> log_;  // the engine's: store_, observed, reads on the worker
   eventstore::CommandQueue& commands_;
   DurableRunnerOptions options_;
   DefinitionCache definitions_;
@@ -102,6 +102,7 @@ class DurableRunner {
 
   std::set<std::string> in_flight_ids_;  // resumed here and not finished; worker thread only
   std::deque<ExecutionState> waiting_;   // offered, beyond the in-flight limit; worker only
+  std::set<std::string> spare_;  // leased here, not run here at the last renewal; worker only
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<std::uint64_t> completed_{0};
 };

@@ -25,9 +25,9 @@ TEST_CASE("Claim, renew and release an execution's lease", "[eventstore][leases]
   CHECK(fx.store->renew("e-1", "b", kLive) == false);
   CHECK(fx.store->get_execution("e-1")->value().owner == std::optional<std::string>("a"));
 
-  REQUIRE(fx.store->release("e-1", "b"));  // not b's: no effect
+  REQUIRE(fx.store->release({"e-1"}, "b"));  // not b's: no effect
   CHECK(fx.store->get_execution("e-1")->value().owner == std::optional<std::string>("a"));
-  REQUIRE(fx.store->release("e-1", "a"));
+  REQUIRE(fx.store->release({"e-1"}, "a"));
   CHECK_FALSE(fx.store->get_execution("e-1")->value().owner.has_value());
   CHECK(fx.store->claim("e-1", "b", kLive) == true);
 
@@ -108,6 +108,40 @@ TEST_CASE("Resumable executions: non-terminal, unowned or lapsed; claimed once a
   REQUIRE(renewed);
   CHECK(std::set<std::string>(renewed->begin(), renewed->end()) ==
         std::set<std::string>(got_a.begin(), got_a.end()));
+}
+
+TEST_CASE("Sub-workflow executions are renewed with their owner but never claimed on their own",
+          "[eventstore][leases][integration]") {
+  StoreFixture fx;
+  REQUIRE(fx.store->start_execution_sync(request("p", 0, {started("w")})));
+  Event child = started("child");
+  child.data["parent"] = {{"execution", "p"}, {"step", "call"}};
+  REQUIRE(fx.store->start_execution_sync(request("p.call.1", 0, {child})));
+  CHECK(fx.store->get_execution("p.call.1")->value().parent == std::optional<std::string>("p"));
+
+  auto listed = fx.store->list_resumable(100);
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().id == "p");
+  CHECK(fx.store->claim_resumable("a", kLive, 10) == std::vector<std::string>{"p"});
+  CHECK(fx.store->claim("p.call.1", "a", kLive) == true);  // the parent's run takes it explicitly
+  // Both leases are extended; only the parent is reported for resuming.
+  CHECK(fx.store->renew_all("a", kLive) == std::vector<std::string>{"p"});
+  CHECK(fx.store->renew("p.call.1", "a", kLive) == true);
+}
+
+TEST_CASE("release gives back several leases at once, only the caller's",
+          "[eventstore][leases][integration]") {
+  StoreFixture fx;
+  for (const char* id : {"x", "y", "z"}) {
+    REQUIRE(fx.store->start_execution_sync(request(id, 0, {started("w")})));
+    REQUIRE(fx.store->claim(id, std::string(id) == "z" ? "b" : "a", kLive) == true);
+  }
+  REQUIRE(fx.store->release({"x", "y", "z"}, "a"));
+  CHECK_FALSE(fx.store->get_execution("x")->value().owner.has_value());
+  CHECK_FALSE(fx.store->get_execution("y")->value().owner.has_value());
+  CHECK(fx.store->get_execution("z")->value().owner == std::optional<std::string>("b"));
+  REQUIRE(fx.store->release({}, "a"));
 }
 
 }  // namespace

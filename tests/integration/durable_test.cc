@@ -157,3 +157,55 @@ spec:
   CHECK(state->output == Json{{"a", {{"x", 1}}}, {"b", {{"sleptMs", 1500}}}, {"c", {{"y", 1}}}});
   second.runner->stop(std::chrono::seconds(5));
 }
+
+TEST_CASE("A resumed parent adopts its sub-workflow execution instead of starting it again",
+          "[integration][durable][resume][subworkflow]") {
+  flowd::testing::PostgresDatabase db;
+  auto lease = std::chrono::milliseconds(500);
+  auto first = std::make_unique<Node>(db.url(), "node-1", lease);
+  apply_yaml(*first->store, R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: slow-child, version: 1}
+spec:
+  steps:
+    - {id: a, type: transform, with: {x: 1}}
+    - {id: b, type: sleep, dependsOn: [a], with: {duration: 1500ms}}
+  output: {x: "{{ steps.a.output.x }}"}
+)");
+  auto parent = apply_yaml(*first->store, R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: parent, version: 1}
+spec:
+  steps:
+    - {id: call, type: workflow, with: {ref: slow-child@1}}
+  output: "{{ steps.call.output }}"
+)");
+  first->runner->start();
+  auto run = start_durable(*first->store, *parent, Json::object());
+  const std::string child = run.execution_id + ".call.1";
+  REQUIRE(eventually([&] {
+    return db.query(
+               "SELECT count(*) FROM events WHERE type = 'StepStarted' AND step = 'b' AND "
+               "stream_id = 'execution-" +
+               child + "'") == "1";
+  }));
+  first->runner->stop(std::chrono::milliseconds(0));  // walks away with the child in flight
+  first.reset();
+
+  Node second(db.url(), "node-2", lease);
+  second.runner->start();
+  REQUIRE(eventually(
+      [&] { return status_of(*second.store, run.execution_id) == ExecutionStatus::kCompleted; }));
+  CHECK(status_of(*second.store, child) == ExecutionStatus::kCompleted);
+  // One child, its step a run once, b retried as attempt 2; the parent's step as attempt 2.
+  CHECK(db.query("SELECT count(*) FROM executions") == "2");
+  CHECK(db.query("SELECT count(*) FROM events WHERE type = 'StepStarted' AND step = 'a'") == "1");
+  CHECK(db.query("SELECT max(attempt) FROM events WHERE type = 'StepStarted' AND step = 'b'") ==
+        "2");
+  CHECK(db.query("SELECT owner FROM executions WHERE id = '" + child + "'") == "node-2");
+  auto state = second.store->load_state(run.execution_id);
+  REQUIRE(state);
+  CHECK(state->output == Json{{"x", 1}});
+  CHECK(state->steps.at("call").attempts == 2);
+  second.runner->stop(std::chrono::seconds(5));
+}

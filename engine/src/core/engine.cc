@@ -82,23 +82,26 @@ Result<std::string> Engine::resume(std::shared_ptr<const Definition> definition,
 
 namespace {
 
-// Starts the execution and completes the awaiting coroutine with its final state. A named type
-// rather than a lambda with init-captures: GCC 12 miscompiled that form inside coroutines.
+// Starts the execution (or continues it from `from`) and completes the awaiting coroutine with
+// its final state. A named type rather than a lambda with init-captures: GCC 12 miscompiled that
+// form inside coroutines.
 struct RunInitiation {
   Engine* engine;
   std::shared_ptr<const Definition> definition;
   StartOptions options;
+  std::optional<ExecutionState> from;
 
   template <class Handler>
   void operator()(Handler handler) {
     auto shared = std::make_shared<Handler>(std::move(handler));
     asio::io_context& io = engine->io();
-    auto started = engine->start(std::move(definition), std::move(options),
-                                 [&io, shared](const ExecutionState& state) {
-                                   asio::post(io, [shared, state]() mutable {
-                                     (*shared)(Result<ExecutionState>(std::move(state)));
-                                   });
-                                 });
+    auto done = [&io, shared](const ExecutionState& state) {
+      asio::post(
+          io, [shared, state]() mutable { (*shared)(Result<ExecutionState>(std::move(state))); });
+    };
+    auto started = from ? engine->resume(std::move(definition), std::move(*from),
+                                         std::move(options), std::move(done))
+                        : engine->start(std::move(definition), std::move(options), std::move(done));
     if (!started)
       asio::post(io, [shared, error = started.error()]() mutable {
         (*shared)(Result<ExecutionState>(tl::unexpected(std::move(error))));
@@ -111,7 +114,15 @@ struct RunInitiation {
 asio::awaitable<Result<ExecutionState>> Engine::run(std::shared_ptr<const Definition> definition,
                                                     StartOptions options) {
   return asio::async_initiate<decltype(asio::use_awaitable), void(Result<ExecutionState>)>(
-      RunInitiation{this, std::move(definition), std::move(options)}, asio::use_awaitable);
+      RunInitiation{this, std::move(definition), std::move(options), std::nullopt},
+      asio::use_awaitable);
+}
+
+asio::awaitable<Result<ExecutionState>> Engine::run_from(
+    std::shared_ptr<const Definition> definition, ExecutionState state, StartOptions options) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void(Result<ExecutionState>)>(
+      RunInitiation{this, std::move(definition), std::move(options), std::move(state)},
+      asio::use_awaitable);
 }
 
 bool Engine::cancel(std::string_view execution_id, std::string reason) {

@@ -2,6 +2,19 @@
 
 namespace flowd {
 
+void EventLog::load(const std::string& execution_id, LoadCallback done) {
+  done(fail(ErrorCode::kInternal, "this event log cannot read execution " + execution_id));
+}
+
+void MemoryEventLog::load(const std::string& execution_id, LoadCallback done) {
+  std::vector<Event> events = read(execution_id);
+  if (events.empty()) {
+    if (!retain_) return EventLog::load(execution_id, std::move(done));
+    return done(std::optional<ExecutionState>());
+  }
+  done(std::optional<ExecutionState>(fold(execution_id, events)));
+}
+
 void MemoryEventLog::append(AppendRequest request, AppendCallback done) {
   Result<std::int64_t> result;
   {

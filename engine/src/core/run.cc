@@ -117,6 +117,10 @@ void Engine::Run::start_resumed(ExecutionState state) {
   state_ = std::move(state);
   durable_version_ = state_.version;
   paused_ = state_.status == ExecutionStatus::kPaused;
+  for (const auto& [path, step] : state_.steps) {
+    if (step.status == StepStatus::kRunning && step.attempts > 0)
+      interrupted_[path] = step.attempts;
+  }
   asio::co_spawn(io_, main(true), asio::detached);
 }
 
@@ -782,8 +786,17 @@ awaitable<Result<Json>> Engine::Run::run_sub_workflow(const std::string& path, i
   if (options_.depth + 1 > kMaxSubWorkflowDepth)
     co_return fail(ErrorCode::kInvalidDefinition, where + ": sub-workflows nest deeper than " +
                                                       std::to_string(kMaxSubWorkflowDepth));
+  // The child of an attempt is `<parent>.<step>.<attempt>`. The first attempt after a resume
+  // belongs to the interrupted one's child, which may have run (and done its side effects) already.
+  int child_attempt = attempt;
+  bool adopting = false;
+  if (auto it = interrupted_.find(path); it != interrupted_.end()) {
+    child_attempt = it->second;
+    adopting = true;
+    interrupted_.erase(it);
+  }
   StartOptions child_options;
-  child_options.execution_id = state_.id + "." + path + "." + std::to_string(attempt);
+  child_options.execution_id = state_.id + "." + path + "." + std::to_string(child_attempt);
   child_options.input = with.value("input", Json::object());
   child_options.parent_execution = state_.id;
   child_options.parent_step = path;
@@ -791,7 +804,33 @@ awaitable<Result<Json>> Engine::Run::run_sub_workflow(const std::string& path, i
   const std::string child_id = child_options.execution_id;
   Engine& engine = engine_;
   cancel->on_cancel([&engine, child_id] { engine.cancel(child_id, "parent step cancelled"); });
-  auto finished = co_await engine_.run(child, std::move(child_options));
+  std::optional<ExecutionState> existing;
+  if (adopting) {
+    auto loaded = co_await load_execution(child_id);
+    if (!loaded) {
+      Error error = loaded.error();
+      error.message = where + ": cannot read child execution " + child_id + ": " + error.message;
+      co_return tl::unexpected(error);
+    }
+    existing = std::move(*loaded);
+    if (existing && existing->workflow_version != child->version) {
+      // It runs on the version it started with.
+      auto started_on = engine_.deps_.definitions->resolve(name, existing->workflow_version);
+      if (!started_on)
+        co_return fail(ErrorCode::kNotFound, where + ": no workflow " + name + "@" +
+                                                 std::to_string(existing->workflow_version) +
+                                                 " for child execution " + child_id);
+      child = std::move(started_on);
+    }
+  }
+  // Two statements, not a conditional expression: GCC 12 destroyed the awaited result of a
+  // `c ? co_await x : co_await y` before it was read.
+  Result<ExecutionState> finished = fail(ErrorCode::kInternal, "sub-workflow did not run");
+  if (existing) {
+    finished = co_await engine_.run_from(child, std::move(*existing), std::move(child_options));
+  } else {
+    finished = co_await engine_.run(child, std::move(child_options));
+  }
   if (!finished) co_return tl::unexpected(finished.error());
   const ExecutionState& s = *finished;
   if (s.status == ExecutionStatus::kCompleted) co_return s.output;
@@ -802,6 +841,33 @@ awaitable<Result<Json>> Engine::Run::run_sub_workflow(const std::string& path, i
                   error.message;
   error.retryable = false;
   co_return tl::unexpected(error);
+}
+
+namespace {
+
+// Hands the log's answer (on any thread) back to the awaiting coroutine on `io`. A named type:
+// GCC 12 mishandled lambdas created inside coroutine code.
+struct LoadInitiation {
+  EventLog* log;
+  asio::io_context* io;
+  std::string execution_id;
+
+  template <class Handler>
+  void operator()(Handler handler) {
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    log->load(execution_id, [io = io, shared](Result<std::optional<ExecutionState>> result) {
+      asio::post(*io,
+                 [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
+    });
+  }
+};
+
+}  // namespace
+
+awaitable<Result<std::optional<ExecutionState>>> Engine::Run::load_execution(
+    const std::string& execution_id) {
+  return asio::async_initiate<decltype(use_awaitable), void(Result<std::optional<ExecutionState>>)>(
+      LoadInitiation{engine_.deps_.log, &io_, execution_id}, use_awaitable);
 }
 
 void Engine::Run::announce_waiting(const std::string& path, const Error& missing) {

@@ -98,6 +98,9 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   boost::asio::awaitable<Result<Json>> run_sub_workflow(const std::string& path, int attempt,
                                                         const Json& with,
                                                         std::shared_ptr<CancelSignal> cancel);
+  // Reads an execution back through the EventLog; completes on this run's io_context.
+  boost::asio::awaitable<Result<std::optional<ExecutionState>>> load_execution(
+      const std::string& execution_id);
   void announce_waiting(const std::string& path, const Error& missing);
   boost::asio::awaitable<void> sleep(Millis delay);
 
@@ -139,6 +142,9 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   detail::DeadlineQueue* deadlines_ = nullptr;       // the workflow timeout, once main() runs
   std::unique_ptr<std::mt19937_64> random_;          // when deps give no random source (2.5 kB)
   bool finished_ = false;
+  // Steps that were running when the execution was interrupted, with their attempt: a resumed
+  // sub-workflow step adopts the child execution that attempt started instead of starting anew.
+  std::map<std::string, int, std::less<>> interrupted_;
 };
 
 }  // namespace flowd

@@ -301,3 +301,74 @@ TEST_CASE("Sub-workflows run with isolated input and pass back output or errors"
   // The child has a stream of its own.
   CHECK(h.log.streams().size() == 3);
 }
+
+TEST_CASE("A resumed sub-workflow step adopts the child its interrupted attempt started",
+          "[engine][subworkflow][resume]") {
+  const std::string child_text = wf(R"(
+  steps:
+    - {id: a, type: count, with: {n: 1}}
+    - {id: b, type: count, dependsOn: [a], with: {n: 2}}
+  output: {n: "{{ steps.b.output.n }}"}
+)",
+                                    "child");
+  const std::string parent_text = wf(R"(
+  steps:
+    - {id: call, type: workflow, with: {ref: child@1}}
+  output: "{{ steps.call.output }}"
+)",
+                                     "parent");
+  Harness first;
+  first.load(child_text);
+  auto s = first.run(parent_text);
+  REQUIRE(s.status == ExecutionStatus::kCompleted);
+  const std::string child_id = s.id + ".call.1";
+  // The crash: the parent's call step has started; the child finished step a, started b.
+  auto cut = [](const std::vector<flowd::Event>& events, const std::string& step) {
+    std::vector<flowd::Event> out;
+    for (const auto& e : events) {
+      out.push_back(e);
+      if (e.type == EventType::kStepStarted && e.step == step) break;
+    }
+    return out;
+  };
+  const auto parent_history = cut(first.log.read(s.id), "call");
+  const auto child_history = cut(first.log.read(child_id), "b");
+  REQUIRE(child_history.back().step == "b");
+
+  Harness second;
+  second.load(child_text);
+  auto def = second.load(parent_text);
+  for (const auto* history : {&parent_history, &child_history}) {
+    flowd::AppendRequest seed{history == &parent_history ? s.id : child_id, 0, *history};
+    second.log.append(seed, [](flowd::Result<std::int64_t> r) { REQUIRE(r); });
+  }
+  std::optional<flowd::ExecutionState> done;
+  REQUIRE(second.engine->resume(def, parent_history,
+                                [&](const flowd::ExecutionState& st) { done = st; }));
+  second.run_until([&] { return done.has_value(); });
+  REQUIRE(done->status == ExecutionStatus::kCompleted);
+  CHECK(done->output == Json{{"n", 2}});
+  CHECK(done->steps.at("call").attempts == 2);
+  // The interrupted child went on: a is not run again, b runs as its attempt 2, no second child.
+  CHECK(second.counter->calls.count("a") == 0);
+  CHECK(second.counter->calls["b"] == 1);
+  CHECK(second.counter->keys == std::vector<std::string>{child_id + "/b/2"});
+  CHECK(second.log.streams().size() == 2);
+  CHECK(second.log.read(child_id).back().type == EventType::kExecutionCompleted);
+
+  SECTION("a child that already finished is not run at all") {
+    Harness third;
+    third.load(child_text);
+    auto def3 = third.load(parent_text);
+    const auto whole_child = first.log.read(child_id);
+    third.log.append({child_id, 0, whole_child}, [](flowd::Result<std::int64_t> r) { REQUIRE(r); });
+    third.log.append({s.id, 0, parent_history}, [](flowd::Result<std::int64_t> r) { REQUIRE(r); });
+    std::optional<flowd::ExecutionState> end;
+    REQUIRE(third.engine->resume(def3, parent_history,
+                                 [&](const flowd::ExecutionState& st) { end = st; }));
+    third.run_until([&] { return end.has_value(); });
+    REQUIRE(end->status == ExecutionStatus::kCompleted);
+    CHECK(end->output == Json{{"n", 2}});
+    CHECK(third.counter->calls.empty());
+  }
+}

@@ -75,6 +75,9 @@ class Engine {
   // The awaitable form of start(): completes with the final state.
   boost::asio::awaitable<Result<ExecutionState>> run(std::shared_ptr<const Definition> definition,
                                                      StartOptions options);
+  // The awaitable form of resume() from a folded state.
+  boost::asio::awaitable<Result<ExecutionState>> run_from(
+      std::shared_ptr<const Definition> definition, ExecutionState state, StartOptions options);
 
   // Stops an execution: running steps are signalled, nothing new starts, ExecutionCancelled.
   bool cancel(std::string_view execution_id, std::string reason = "cancelled by request");

@@ -11,6 +11,7 @@
 
 #include "flowd/engine/error.h"
 #include "flowd/engine/event.h"
+#include "flowd/engine/execution_state.h"
 
 namespace flowd {
 
@@ -24,10 +25,18 @@ struct AppendRequest {
 // append failed (a conflict is ErrorCode::kInternal with a message naming both versions).
 using AppendCallback = std::function<void(Result<std::int64_t>)>;
 
+// Called once, on any thread, with the fold of an execution's events: nullopt when the log has
+// no such execution.
+using LoadCallback = std::function<void(Result<std::optional<ExecutionState>>)>;
+
 class EventLog {
  public:
   virtual ~EventLog() = default;
   virtual void append(AppendRequest request, AppendCallback done) = 0;
+  // Reads an execution back (a resumed parent adopting the sub-workflow execution its interrupted
+  // step had started). Must not block the caller's thread for long: the engine calls it on its
+  // io_context. A log that cannot read answers with an error.
+  virtual void load(const std::string& execution_id, LoadCallback done);
 };
 
 // An EventLog in memory: thread-safe, durable for as long as the process lives, checks expected
@@ -35,6 +44,7 @@ class EventLog {
 class MemoryEventLog : public EventLog {
  public:
   void append(AppendRequest request, AppendCallback done) override;
+  void load(const std::string& execution_id, LoadCallback done) override;
 
   std::vector<Event> read(const std::string& execution_id) const;
   std::vector<std::string> streams() const;

@@ -46,6 +46,9 @@ struct StoreOptions {
   // once it has some (only while under load: a lone request is committed at once).
   std::size_t max_batch_events = 5'000;
   std::chrono::microseconds max_batch_wait{200};
+  // Appender lanes: threads with a connection each, writing batches in turn (one builds while
+  // another's transaction is on the server). A stream's appends stay in submission order.
+  std::size_t appender_lanes = 2;
   std::size_t pool_size = 4;  // connections for the synchronous API
   std::string notify_channel = "flowd_events";
 };
@@ -136,11 +139,15 @@ class EventStore final : public EventLog {
   // Extends the lease when `owner` still holds it (false: lost to another instance).
   StoreResult<bool> renew(const std::string& execution_id, const std::string& owner,
                           std::chrono::milliseconds ttl);
-  // Extends every lease `owner` holds on non-terminal executions; returns their ids.
+  // Extends every lease `owner` holds on non-terminal executions; returns the ids of those that
+  // are no sub-workflow executions (a child runs inside its parent's run, which adopts it).
   StoreResult<std::vector<std::string>> renew_all(const std::string& owner,
                                                   std::chrono::milliseconds ttl);
-  StoreResult<void> release(const std::string& execution_id, const std::string& owner);
-  // Non-terminal executions that nobody holds (unowned or lease lapsed), oldest first.
+  // Gives up `owner`'s leases on these executions (others' leases are left alone).
+  StoreResult<void> release(const std::vector<std::string>& execution_ids,
+                            const std::string& owner);
+  // Non-terminal executions that nobody holds (unowned or lease lapsed), oldest first; never
+  // sub-workflow executions (see renew_all).
   StoreResult<std::vector<ExecutionRecord>> list_resumable(std::size_t limit = 100);
   // Atomically claims up to `limit` of those for `owner` (SKIP LOCKED: instances racing for them
   // get disjoint sets); returns the claimed ids.
