@@ -13,8 +13,8 @@
 // Needs FLOWD_BENCH_DATABASE_URL (scripts/bench starts a private server with scripts/pg); creates
 // and drops its own database there. Options: --events N (append phase, default 200000),
 // --inflight N (concurrent executions, default 500), --replay-events N (default 1000000),
-// --batch-wait-us N (the appender's linger), --skip-replay. Ends with `FIGURE <name> <value>
-// <unit>` lines.
+// --batch-wait-us N (the appender's linger), --lanes N (appender lanes), --skip-replay. Ends with
+// `FIGURE <name> <value> <unit>` lines.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -27,6 +27,7 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -53,6 +54,7 @@ struct Options {
   std::int64_t replay_events = 1'000'000;
   bool replay = true;
   std::int64_t batch_wait_us = -1;  // StoreOptions::max_batch_wait; default when negative
+  std::int64_t lanes = -1;          // StoreOptions::appender_lanes; default when negative
 };
 
 std::vector<std::pair<std::string, std::string>> figures;  // name, "value unit"
@@ -211,7 +213,7 @@ AppendRun run_appends(EventStore& store, const Options& options) {
 
 constexpr const char* kRowsQuery =
     "SELECT tx_id::text, stream_id, stream_version, type, step, attempt, occurred_at, data, "
-    "metadata FROM events ORDER BY global_position";
+    "metadata FROM events ORDER BY tx_id, global_position";
 
 void copy_escape(std::string& out, const char* text, std::size_t size) {
   for (std::size_t i = 0; i < size; ++i) {
@@ -303,6 +305,25 @@ double raw_copy_batched(pqxx::connection& conn, const RawRows& rows) {
     copy_into(tx, b);
     tx.commit();
   }
+  return Seconds(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The same commits split over two connections, as the store's two appender lanes write them.
+double raw_copy_two_connections(pqxx::connection& conn, const std::string& url,
+                                const RawRows& rows) {
+  reset_raw_table(conn);
+  pqxx::connection a(url), b(url);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto writer = [&](pqxx::connection& c, std::size_t first) {
+    for (std::size_t i = first; i < rows.batches.size(); i += 2) {
+      pqxx::work tx(c);
+      copy_into(tx, rows.batches[i]);
+      tx.commit();
+    }
+  };
+  std::thread second([&] { writer(b, 1); });
+  writer(a, 0);
+  second.join();
   return Seconds(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -436,6 +457,8 @@ int main(int argc, char** argv) {
       options.replay_events = next();
     } else if (arg == "--batch-wait-us") {
       options.batch_wait_us = next();
+    } else if (arg == "--lanes") {
+      options.lanes = next();
     } else if (arg == "--skip-replay") {
       options.replay = false;
     } else {
@@ -467,9 +490,11 @@ int main(int argc, char** argv) {
         "eventstore_bench: %lld events, %d executions in flight, synchronous_commit=%s "
         "fsync=%s\n",
         static_cast<long long>(options.events), options.inflight, sync.c_str(), fsync.c_str());
+    std::fflush(stdout);
 
     StoreOptions store_options;
     store_options.url = url;
+    if (options.lanes > 0) store_options.appender_lanes = static_cast<std::size_t>(options.lanes);
     if (options.batch_wait_us >= 0) {
       store_options.max_batch_wait = std::chrono::microseconds(options.batch_wait_us);
     }
@@ -536,6 +561,8 @@ int main(int argc, char** argv) {
     const Wal wal_batched_before = wal_now(conn);
     const double batched = raw_copy_batched(conn, rows);
     const Wal wal_batched = wal_now(conn);
+    pqxx::nontransaction(conn).exec("CHECKPOINT");
+    const double two = raw_copy_two_connections(conn, url, rows);
     const double n = static_cast<double>(rows.rows);
     print_wal("through the store:", wal_before, wal_store, n);
     print_wal("raw COPY, one tx:", wal_single_before, wal_single, n);
@@ -554,12 +581,18 @@ int main(int argc, char** argv) {
                 static_cast<long long>(rows.rows));
     figure("raw_copy_one_tx_events_per_s", single_rate, "events/s");
     figure("raw_copy_same_commits_events_per_s", batched_rate, "events/s");
+    const double two_rate = static_cast<double>(rows.rows) / two;
+    figure("raw_copy_two_connections_events_per_s", two_rate, "events/s");
     std::printf(
-        "  ratios: store rate / raw COPY rate. The fair baseline is 'same commits' (one COPY per "
-        "store transaction, so the same number of synchronous commits); 'one tx' is the ceiling "
-        "of a single transaction.\n");
+        "  ratios: store rate / raw COPY rate. 'one tx' is one COPY of every row in one "
+        "transaction on one connection (the ceiling of a single writer); 'same commits' is one "
+        "COPY per store transaction (the same number of synchronous commits) on one connection; "
+        "'two connections' writes those on two connections at once, as the store's %zu appender "
+        "lanes do.\n",
+        store_options.appender_lanes);
     figure("eventstore_vs_raw_copy_ratio", store_rate / single_rate, "ratio");
     figure("eventstore_vs_raw_copy_same_commits_ratio", store_rate / batched_rate, "ratio");
+    figure("eventstore_vs_raw_copy_two_connections_ratio", store_rate / two_rate, "ratio");
 
     if (options.replay) {
       std::printf("replay (%lld-event logs, read through the store and folded):\n",

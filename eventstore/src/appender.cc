@@ -106,7 +106,9 @@ void add_optional_json(ArrayLiteral& array, const std::optional<T>& value) {
 }  // namespace
 
 Appender::Appender(const StoreOptions& options) : options_(options) {
-  thread_ = std::thread([this] { run(); });
+  const std::size_t lanes = std::max<std::size_t>(1, options_.appender_lanes);
+  for (std::size_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>());
+  for (auto& lane : lanes_) lane->thread = std::thread([this, l = lane.get()] { run(*l); });
 }
 
 Appender::~Appender() {
@@ -133,8 +135,10 @@ void Appender::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  wake_.notify_all();
+  for (auto& lane : lanes_) {
+    if (lane->thread.joinable()) lane->thread.join();
+  }
 }
 
 AppenderStats Appender::stats() const {
@@ -157,29 +161,75 @@ AppenderStats Appender::stats() const {
   return s;
 }
 
-void Appender::prepare_statements() {
+void Appender::connect_lane(Lane& lane) {
+  lane.conn = connect(options_.url, "flowd-appender");
   // Every statement of this connection touches a batch's rows by key. Joined with unnest(), the
   // planner prefers a sequential scan of `executions` while it is small (tens of thousands of
   // rows): a scan per batch, 13 ms at 20,000 rows, growing with the table. Index lookups always
   // win here. (Constant text; this connection runs nothing else.)
-  pqxx::nontransaction(*conn_).exec("SET enable_seqscan = off");
-  conn_->prepare("flowd_read_versions", kReadVersions);
-  conn_->prepare("flowd_write_projection", kWriteProjection);
+  pqxx::nontransaction(*lane.conn).exec("SET enable_seqscan = off");
+  lane.conn->prepare("flowd_read_versions", kReadVersions);
+  lane.conn->prepare("flowd_write_projection", kWriteProjection);
 }
 
-void Appender::run() {
+bool Appender::has_eligible() const {
+  if (busy_streams_.empty()) return !queue_.empty();
+  return std::any_of(queue_.begin(), queue_.end(), [&](const PendingAppend& p) {
+    return busy_streams_.count(p.request.execution_id) == 0;
+  });
+}
+
+void Appender::take_batch(std::vector<PendingAppend>& batch) {
+  std::size_t events = 0;
+  std::unordered_map<std::string, int> mine;  // streams of this batch
+  std::deque<PendingAppend> rest;             // left for later, in queue order
+  while (!queue_.empty()) {
+    PendingAppend& next = queue_.front();
+    const std::string& id = next.request.execution_id;
+    const bool elsewhere = busy_streams_.count(id) > 0 && mine.count(id) == 0;
+    if (!elsewhere) {
+      const std::size_t n = next.request.events.size();
+      if (!batch.empty() && events + n > options_.max_batch_events) break;
+      events += n;
+      ++mine[id];
+      batch.push_back(std::move(next));
+    } else {
+      rest.push_back(std::move(next));  // its stream is in another lane's batch: keep its order
+    }
+    queue_.pop_front();
+  }
+  while (!rest.empty()) {
+    queue_.push_front(std::move(rest.back()));
+    rest.pop_back();
+  }
+  queued_events_ -= events;
+  for (const auto& [id, count] : mine) busy_streams_[id] += count;
+}
+
+void Appender::release_streams(const std::vector<std::string>& streams) {
+  {
+    std::lock_guard lock(mutex_);
+    for (const std::string& id : streams) {
+      auto it = busy_streams_.find(id);
+      if (it != busy_streams_.end() && --it->second == 0) busy_streams_.erase(it);
+    }
+  }
+  wake_.notify_all();
+}
+
+void Appender::run(Lane& lane) {
   try {
-    conn_ = connect(options_.url, "flowd-appender");
-    prepare_statements();
+    connect_lane(lane);
   } catch (const std::exception&) {
-    conn_.reset();  // the first batch reconnects and reports the failure to its callers
+    lane.conn.reset();  // the first batch reconnects and reports the failure to its callers
   }
   std::vector<PendingAppend> batch;
+  std::vector<std::string> streams;  // the batch's, kept past process() (which moves requests)
   bool busy = false;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      wake_.wait(lock, [&] { return (stopping_ && queue_.empty()) || has_eligible(); });
       if (queue_.empty()) break;  // stopping, and everything answered
       // Under load, linger briefly so the next transaction carries more.
       if (busy && !stopping_ && options_.max_batch_wait.count() > 0 &&
@@ -187,24 +237,20 @@ void Appender::run() {
         wake_.wait_for(lock, options_.max_batch_wait,
                        [&] { return stopping_ || queued_events_ >= options_.max_batch_events; });
       }
-      std::size_t events = 0;
-      while (!queue_.empty()) {
-        const std::size_t n = queue_.front().request.events.size();
-        if (!batch.empty() && events + n > options_.max_batch_events) break;
-        events += n;
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      queued_events_ -= events;
+      take_batch(batch);
     }
+    if (batch.empty()) continue;  // another lane took them while this one lingered
+    streams.clear();
+    for (const PendingAppend& p : batch) streams.push_back(p.request.execution_id);
     busy = batch.size() > 1;
-    process(batch);
+    process(lane, batch);
+    release_streams(streams);
     batch.clear();
   }
-  conn_.reset();
+  lane.conn.reset();
 }
 
-void Appender::process(std::vector<PendingAppend>& batch) {
+void Appender::process(Lane& lane, std::vector<PendingAppend>& batch) {
   std::vector<Outcome> outcomes(batch.size());
   auto fail_all = [&](const StoreError& error, bool keep_rejections) {
     for (auto& outcome : outcomes) {
@@ -218,22 +264,21 @@ void Appender::process(std::vector<PendingAppend>& batch) {
     }
   };
   for (int attempt = 1;; ++attempt) {
-    if (!conn_) {
+    if (!lane.conn) {
       try {
-        conn_ = connect(options_.url, "flowd-appender");
-        prepare_statements();
+        connect_lane(lane);
       } catch (const std::exception& e) {
-        conn_.reset();
+        lane.conn.reset();
         fail_all(translate(e, "append: connect"), false);
         break;
       }
     }
     try {
-      write_batch(batch, outcomes, attempt == 1);
+      write_batch(lane, batch, outcomes, attempt == 1);
       break;
     } catch (const std::exception& e) {
-      const bool broken = breaks_connection(e) || !conn_->is_open();
-      if (broken) conn_.reset();
+      const bool broken = breaks_connection(e) || !lane.conn->is_open();
+      if (broken) lane.conn.reset();
       const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
       const bool lost = dynamic_cast<const RaceLost*>(&e) != nullptr;
       if (!broken && (lost || (sql != nullptr && is_retryable_race(*sql))) &&
@@ -246,7 +291,7 @@ void Appender::process(std::vector<PendingAppend>& batch) {
         for (auto& request : batch) {
           std::vector<PendingAppend> single;
           single.push_back(std::move(request));
-          process(single);
+          process(lane, single);
         }
         return;
       }
@@ -258,17 +303,18 @@ void Appender::process(std::vector<PendingAppend>& batch) {
   deliver(batch, outcomes);
 }
 
-void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes,
-                           bool trust_cache) {
+void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
+                           std::vector<Outcome>& outcomes, bool trust_cache) {
   std::fill(outcomes.begin(), outcomes.end(), Outcome{});
   auto clock = std::chrono::steady_clock::now();
-  pqxx::work tx(*conn_);
+  pqxx::work tx(*lane.conn);
   lap(begin_us_, clock);
 
   // 1. The current version of every stream: from the cache when each stream's first request
   //    agrees with it (or, for a stream the cache does not know, starts it), else read.
   std::unordered_map<std::string, StreamState> streams;  // by execution id
   std::vector<std::optional<std::string>> keys(batch.size());
+  std::unique_lock cache_lock(cache_mutex_);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const AppendRequest& request = batch[i].request;
     if (!request.events.empty()) keys[i] = dedupe_key_of(request.events.front());
@@ -287,6 +333,7 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
       state.known = true;  // assumed new: the INSERT verifies it (and its dedupe key)
     }
   }
+  cache_lock.unlock();
   struct Used {
     std::string execution_id;
     std::int64_t version = -1;  // -1: started in this batch, take the stream's version at the end
@@ -321,7 +368,7 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
 
   // 2. Decide, assign versions, build the COPY text and the projection deltas.
   std::map<std::string, ProjectionDelta> deltas;  // by execution id
-  std::string& copy = copy_buffer_;
+  std::string& copy = lane.copy_buffer;
   copy.clear();
   std::size_t events = 0;
   const std::int64_t now_us = to_micros(Clock::now());
@@ -497,12 +544,15 @@ void Appender::write_batch(std::vector<PendingAppend>& batch, std::vector<Outcom
   tx.commit();
   lap(commit_us_, clock);
 
-  if (version_cache_.size() > kMaxCachedVersions) version_cache_.clear();
-  for (const auto& [id, d] : deltas) {
-    if (d.terminal) {
-      version_cache_.erase(id);  // no more appends expected
-    } else {
-      version_cache_[id] = d.version;
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (version_cache_.size() > kMaxCachedVersions) version_cache_.clear();
+    for (const auto& [id, d] : deltas) {
+      if (d.terminal) {
+        version_cache_.erase(id);  // no more appends expected
+      } else {
+        version_cache_[id] = d.version;
+      }
     }
   }
   batches_.fetch_add(1, std::memory_order_relaxed);
