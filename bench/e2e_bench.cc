@@ -5,11 +5,12 @@
 // 1. Peak: N trigger envelopes are produced as fast as the producer takes them; the clock runs
 //    from the first produce to the last ExecutionCompleted (executions/s completed).
 // 2. Latency at half of peak: for a few seconds, envelopes at half the peak rate, each carrying
-//    its send time (context.sentUs). Trigger → ExecutionStarted latency is measured when a reader
-//    sees the committed event: a watcher tails the gap-safe global log (the store's own query,
-//    polled every millisecond) and takes its clock minus the send time — an upper bound that
-//    includes the commit and the poll. For reference, also from the event's transaction start
-//    (events.recorded_at), which leaves out the commit.
+//    its send time (context.sentUs). Trigger → ExecutionStarted latency is the commit time of the
+//    transaction that wrote the ExecutionStarted event (pg_xact_commit_timestamp; scripts/bench
+//    starts the server with track_commit_timestamp=on) minus the send time, same machine clock.
+//    Also reported: when a gap-safe reader of the global log (the store's own query, polled every
+//    millisecond, as the outbox relay reads) first sees it — later by whatever older write
+//    transaction was still open.
 //
 // Needs FLOWD_BENCH_DATABASE_URL (scripts/bench starts a private server); creates and drops its
 // own database. Options: --executions N (default 20000), --seconds S (latency phase, default 5).
@@ -288,23 +289,36 @@ int main(int argc, char** argv) {
   if (seen.size() != static_cast<std::size_t>(n))
     die("the watcher saw " + std::to_string(seen.size()) + " of " + std::to_string(n) + " starts");
   double p50 = 0, p99 = 0, max = 0;
+  bool commit_times = false;
   {
     pqxx::nontransaction tx(conn);
-    auto row = tx.exec1(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l), percentile_cont(0.99) WITHIN "
-        "GROUP (ORDER BY l), max(l) FROM (SELECT (flowd_micros(e.recorded_at) - "
-        "(e.data->'context'->>'sentUs')::bigint) / 1000.0 AS l FROM events e WHERE e.type = "
-        "'ExecutionStarted' AND e.data->'context'->>'phase' = 'half') s");
-    p50 = row[0].as<double>();
-    p99 = row[1].as<double>();
-    max = row[2].as<double>();
+    commit_times = tx.exec1("SHOW track_commit_timestamp")[0].as<std::string>() == "on";
+    if (commit_times) {
+      auto row = tx.exec1(
+          "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l), percentile_cont(0.99) WITHIN "
+          "GROUP (ORDER BY l), max(l) FROM (SELECT (flowd_micros(pg_xact_commit_timestamp(e.xmin)) "
+          "- (e.data->'context'->>'sentUs')::bigint) / 1000.0 AS l FROM events e WHERE e.type = "
+          "'ExecutionStarted' AND e.data->'context'->>'phase' = 'half') s");
+      p50 = row[0].as<double>();
+      p99 = row[1].as<double>();
+      max = row[2].as<double>();
+    }
+  }
+  if (commit_times) {
+    std::printf(
+        "half load: %lld executions at %.0f/s; trigger->ExecutionStarted committed: p50 "
+        "%.1f ms, p99 %.1f ms, max %.1f ms\n",
+        static_cast<long long>(n), rate, p50, p99, max);
+  } else {
+    std::printf(
+        "half load: %lld executions at %.0f/s; the server runs without "
+        "track_commit_timestamp: no commit-time latency (run through scripts/bench e2e)\n",
+        static_cast<long long>(n), rate);
   }
   std::printf(
-      "half load: %lld executions at %.0f/s; trigger->ExecutionStarted seen committed: p50 %.1f "
-      "ms, p99 %.1f ms, max %.1f ms; to its transaction's start: p50 %.1f, p99 %.1f, max %.1f "
+      "  seen by a gap-safe reader of the global log: p50 %.1f ms, p99 %.1f ms, max %.1f "
       "ms\n",
-      static_cast<long long>(n), rate, percentile(seen, 0.5), percentile(seen, 0.99),
-      percentile(seen, 1.0), p50, p99, max);
+      percentile(seen, 0.5), percentile(seen, 0.99), percentile(seen, 1.0));
 
   // The producer goes first: once flowd stops, its embedded broker is gone.
   (void)(*producer)->flush(std::chrono::seconds(5));
@@ -322,9 +336,12 @@ int main(int argc, char** argv) {
 
   figure("e2e_peak_executions_per_sec", peak, "exec/s");
   figure("e2e_half_load_rate", rate, "exec/s");
-  figure("e2e_trigger_to_started_p50", percentile(seen, 0.5), "ms");
-  figure("e2e_trigger_to_started_p99", percentile(seen, 0.99), "ms");
-  figure("e2e_trigger_to_started_tx_start_p99", p99, "ms");
+  if (commit_times) {
+    figure("e2e_trigger_to_started_p50", p50, "ms");
+    figure("e2e_trigger_to_started_p99", p99, "ms");
+  }
+  figure("e2e_trigger_to_started_seen_by_reader_p50", percentile(seen, 0.5), "ms");
+  figure("e2e_trigger_to_started_seen_by_reader_p99", percentile(seen, 0.99), "ms");
   for (const auto& f : figures) std::printf("%s\n", f.c_str());
   return 0;
 }

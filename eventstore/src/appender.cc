@@ -115,27 +115,35 @@ Appender::~Appender() {
   stop();
 }
 
+Appender::Lane& Appender::lane_of(const std::string& execution_id) {
+  if (lanes_.size() == 1) return *lanes_.front();
+  return *lanes_[std::hash<std::string>{}(execution_id) % lanes_.size()];
+}
+
 void Appender::submit(PendingAppend request) {
-  std::unique_lock lock(mutex_);
-  if (stopping_) {
+  Lane& lane = lane_of(request.request.execution_id);
+  std::unique_lock lock(lane.mutex);
+  if (lane.stopping) {
     lock.unlock();
     StoreError error{make_error_code(errc::shutting_down), "event store is closed"};
     if (request.on_start) request.on_start(tl::unexpected(error));
     if (request.on_append) request.on_append(tl::unexpected(error));
     return;
   }
-  queued_events_ += request.request.events.size();
-  queue_.push_back(std::move(request));
+  lane.queued_events += request.request.events.size();
+  lane.queue.push_back(std::move(request));
   lock.unlock();
-  wake_.notify_one();
+  lane.wake.notify_one();
 }
 
 void Appender::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
+  for (auto& lane : lanes_) {
+    {
+      std::lock_guard lock(lane->mutex);
+      lane->stopping = true;
+    }
+    lane->wake.notify_one();
   }
-  wake_.notify_all();
   for (auto& lane : lanes_) {
     if (lane->thread.joinable()) lane->thread.join();
   }
@@ -172,51 +180,6 @@ void Appender::connect_lane(Lane& lane) {
   lane.conn->prepare("flowd_write_projection", kWriteProjection);
 }
 
-bool Appender::has_eligible() const {
-  if (busy_streams_.empty()) return !queue_.empty();
-  return std::any_of(queue_.begin(), queue_.end(), [&](const PendingAppend& p) {
-    return busy_streams_.count(p.request.execution_id) == 0;
-  });
-}
-
-void Appender::take_batch(std::vector<PendingAppend>& batch) {
-  std::size_t events = 0;
-  std::unordered_map<std::string, int> mine;  // streams of this batch
-  std::deque<PendingAppend> rest;             // left for later, in queue order
-  while (!queue_.empty()) {
-    PendingAppend& next = queue_.front();
-    const std::string& id = next.request.execution_id;
-    const bool elsewhere = busy_streams_.count(id) > 0 && mine.count(id) == 0;
-    if (!elsewhere) {
-      const std::size_t n = next.request.events.size();
-      if (!batch.empty() && events + n > options_.max_batch_events) break;
-      events += n;
-      ++mine[id];
-      batch.push_back(std::move(next));
-    } else {
-      rest.push_back(std::move(next));  // its stream is in another lane's batch: keep its order
-    }
-    queue_.pop_front();
-  }
-  while (!rest.empty()) {
-    queue_.push_front(std::move(rest.back()));
-    rest.pop_back();
-  }
-  queued_events_ -= events;
-  for (const auto& [id, count] : mine) busy_streams_[id] += count;
-}
-
-void Appender::release_streams(const std::vector<std::string>& streams) {
-  {
-    std::lock_guard lock(mutex_);
-    for (const std::string& id : streams) {
-      auto it = busy_streams_.find(id);
-      if (it != busy_streams_.end() && --it->second == 0) busy_streams_.erase(it);
-    }
-  }
-  wake_.notify_all();
-}
-
 void Appender::run(Lane& lane) {
   try {
     connect_lane(lane);
@@ -224,27 +187,31 @@ void Appender::run(Lane& lane) {
     lane.conn.reset();  // the first batch reconnects and reports the failure to its callers
   }
   std::vector<PendingAppend> batch;
-  std::vector<std::string> streams;  // the batch's, kept past process() (which moves requests)
   bool busy = false;
   for (;;) {
     {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return (stopping_ && queue_.empty()) || has_eligible(); });
-      if (queue_.empty()) break;  // stopping, and everything answered
+      std::unique_lock lock(lane.mutex);
+      lane.wake.wait(lock, [&] { return lane.stopping || !lane.queue.empty(); });
+      if (lane.queue.empty()) break;  // stopping, and everything answered
       // Under load, linger briefly so the next transaction carries more.
-      if (busy && !stopping_ && options_.max_batch_wait.count() > 0 &&
-          queued_events_ < options_.max_batch_events) {
-        wake_.wait_for(lock, options_.max_batch_wait,
-                       [&] { return stopping_ || queued_events_ >= options_.max_batch_events; });
+      if (busy && !lane.stopping && options_.max_batch_wait.count() > 0 &&
+          lane.queued_events < options_.max_batch_events) {
+        lane.wake.wait_for(lock, options_.max_batch_wait, [&] {
+          return lane.stopping || lane.queued_events >= options_.max_batch_events;
+        });
       }
-      take_batch(batch);
+      std::size_t events = 0;
+      while (!lane.queue.empty()) {
+        const std::size_t n = lane.queue.front().request.events.size();
+        if (!batch.empty() && events + n > options_.max_batch_events) break;
+        events += n;
+        batch.push_back(std::move(lane.queue.front()));
+        lane.queue.pop_front();
+      }
+      lane.queued_events -= events;
     }
-    if (batch.empty()) continue;  // another lane took them while this one lingered
-    streams.clear();
-    for (const PendingAppend& p : batch) streams.push_back(p.request.execution_id);
     busy = batch.size() > 1;
     process(lane, batch);
-    release_streams(streams);
     batch.clear();
   }
   lane.conn.reset();
@@ -314,7 +281,6 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
   //    agrees with it (or, for a stream the cache does not know, starts it), else read.
   std::unordered_map<std::string, StreamState> streams;  // by execution id
   std::vector<std::optional<std::string>> keys(batch.size());
-  std::unique_lock cache_lock(cache_mutex_);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const AppendRequest& request = batch[i].request;
     if (!request.events.empty()) keys[i] = dedupe_key_of(request.events.front());
@@ -322,8 +288,8 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
     // An append without events is checked against the database: nothing else would verify it.
     if (!first || !trust_cache || request.events.empty()) continue;
     StreamState& state = it->second;
-    if (const auto cached = version_cache_.find(request.execution_id);
-        cached != version_cache_.end()) {
+    if (const auto cached = lane.version_cache.find(request.execution_id);
+        cached != lane.version_cache.end()) {
       if (cached->second == request.expected_version) {
         state.read = state.version = cached->second;
         state.known = true;
@@ -333,7 +299,6 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
       state.known = true;  // assumed new: the INSERT verifies it (and its dedupe key)
     }
   }
-  cache_lock.unlock();
   struct Used {
     std::string execution_id;
     std::int64_t version = -1;  // -1: started in this batch, take the stream's version at the end
@@ -544,15 +509,12 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
   tx.commit();
   lap(commit_us_, clock);
 
-  {
-    std::lock_guard lock(cache_mutex_);
-    if (version_cache_.size() > kMaxCachedVersions) version_cache_.clear();
-    for (const auto& [id, d] : deltas) {
-      if (d.terminal) {
-        version_cache_.erase(id);  // no more appends expected
-      } else {
-        version_cache_[id] = d.version;
-      }
+  if (lane.version_cache.size() > kMaxCachedVersions / lanes_.size()) lane.version_cache.clear();
+  for (const auto& [id, d] : deltas) {
+    if (d.terminal) {
+      lane.version_cache.erase(id);  // no more appends expected
+    } else {
+      lane.version_cache[id] = d.version;
     }
   }
   batches_.fetch_add(1, std::memory_order_relaxed);

@@ -1,12 +1,12 @@
 #pragma once
-// Appender is the group-commit writer of the event store. Callers on any thread submit() requests
-// to its one queue. Its lanes (StoreOptions::appender_lanes threads, each alone owning a database
-// connection) take turns: a free lane takes everything queued (up to max_batch_events; when under
-// load it waits up to max_batch_wait for more) and writes it in ONE transaction, so that one lane
-// builds its batch and runs its callbacks while the other's transaction is on the server (and two
-// server processes can work at once). A request whose stream is in another lane's batch waits for
-// that batch: a stream's appends are written in the order they were submitted, as with one lane.
-// Each batch:
+// Appender is the group-commit writer of the event store. Callers on any thread submit() requests.
+// Its lanes (StoreOptions::appender_lanes) each own a thread, a queue and a database connection;
+// a stream always goes to the same lane (by a hash of its execution id), so its appends are
+// written in submission order and a lane's version cache is the only writer's view of its
+// streams. While one lane's transaction is on the server, another builds its batch or runs its
+// callbacks, and two server processes can work at once. A lane takes everything queued since its
+// previous commit (up to max_batch_events; when under load it waits up to max_batch_wait for more)
+// and writes it in ONE transaction:
 //
 //   1. know the current version of each stream of the batch: from the appender's cache of the
 //      versions it committed itself when every request agrees with it, otherwise read from
@@ -67,42 +67,35 @@ class Appender {
   struct Outcome;  // defined in appender.cc
 
  private:
-  // One writer: its thread and the connection only it uses.
+  // One writer: its queue, its thread and the connection only that thread uses.
   struct Lane {
-    std::unique_ptr<pqxx::connection> conn;
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<PendingAppend> queue;         // GUARDED_BY(mutex)
+    std::size_t queued_events = 0;           // GUARDED_BY(mutex)
+    bool stopping = false;                   // GUARDED_BY(mutex)
+    std::unique_ptr<pqxx::connection> conn;  // lane thread only
+    // Stream versions this lane committed (execution id -> version), lane thread only. A hint:
+    // every version decided from it is verified by the conditional UPDATE.
+    std::unordered_map<std::string, std::int64_t> version_cache;
     // The COPY text of the batch being written, reused: growing a fresh string of hundreds of KB
     // per batch made malloc consolidate its free lists every time (perf of durable_bench).
     std::string copy_buffer;
     std::thread thread;
   };
 
+  Lane& lane_of(const std::string& execution_id);
   void run(Lane& lane);
-  // Moves the queued requests this lane may write now into `batch` (mutex_ held).
-  void take_batch(std::vector<PendingAppend>& batch);
-  bool has_eligible() const;  // mutex_ held
-  void release_streams(const std::vector<std::string>& streams);
   void process(Lane& lane, std::vector<PendingAppend>& batch);
   // One transaction for `batch`; fills `outcomes`. Throws pqxx exceptions (and RaceLost).
-  // `trust_cache`: decide from version_cache_ where every request agrees with it.
+  // `trust_cache`: decide from the lane's version cache where every request agrees with it.
   void write_batch(Lane& lane, std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes,
                    bool trust_cache);
   void deliver(std::vector<PendingAppend>& batch, std::vector<Outcome>& outcomes);
   void connect_lane(Lane& lane);
 
   const StoreOptions options_;
-  // Stream versions the lanes committed (execution id -> version). A hint: every version decided
-  // from it is verified by the conditional UPDATE.
-  std::mutex cache_mutex_;
-  std::unordered_map<std::string, std::int64_t> version_cache_;  // GUARDED_BY(cache_mutex_)
-
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<PendingAppend> queue_;  // GUARDED_BY(mutex_)
-  std::size_t queued_events_ = 0;    // GUARDED_BY(mutex_)
-  // Streams in a batch being written, with how many of its requests (GUARDED_BY(mutex_)).
-  std::unordered_map<std::string, int> busy_streams_;
-  bool stopping_ = false;  // GUARDED_BY(mutex_)
-  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::vector<std::unique_ptr<Lane>> lanes_;  // fixed after construction
 
   std::atomic<std::uint64_t> batches_{0}, requests_{0}, events_{0}, conflicts_{0}, duplicates_{0},
       failures_{0}, max_batch_events_{0}, cached_batches_{0};

@@ -46,8 +46,9 @@ struct StoreOptions {
   // once it has some (only while under load: a lone request is committed at once).
   std::size_t max_batch_events = 5'000;
   std::chrono::microseconds max_batch_wait{200};
-  // Appender lanes: threads with a connection each, writing batches in turn (one builds while
-  // another's transaction is on the server). A stream's appends stay in submission order.
+  // Appender lanes: writers with a thread, a queue and a connection each; a stream always uses
+  // the same lane (its appends stay in submission order). One lane builds while another's
+  // transaction is on the server.
   std::size_t appender_lanes = 2;
   std::size_t pool_size = 4;  // connections for the synchronous API
   std::string notify_channel = "flowd_events";
