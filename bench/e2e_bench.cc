@@ -93,8 +93,8 @@ pid_t spawn_flowd(const std::string& url, const fs::path& dir) {
     setenv("FLOWD_KAFKA_BOOTSTRAP_FILE", (dir / "broker").c_str(), 1);
     setenv("FLOWD_LOG_LEVEL", "warn", 1);
     setenv("FLOWD_ENGINE_INSTANCE_ID", "e2e-bench", 1);
-    setenv("FLOWD_ENGINE_MAX_IN_FLIGHT", "2000", 1);
-    setenv("FLOWD_KAFKA_MAX_IN_FLIGHT", "2000", 1);
+    setenv("FLOWD_ENGINE_MAX_IN_FLIGHT", "2000", 0);  // 0: a value from the caller wins
+    setenv("FLOWD_KAFKA_MAX_IN_FLIGHT", "2000", 0);
     std::string bin = std::string(FLOWD_BIN_DIR) + "/flowd";
     execl(bin.c_str(), bin.c_str(), "--database", url.c_str(), "--workflows", dir.c_str(),
           static_cast<char*>(nullptr));

@@ -28,8 +28,14 @@ void start_greetings(Cluster& c, int from, int to) {
   }
 }
 
+// The position of the last event in the relay's reading order, (tx_id, global_position): the
+// checkpoint of a relay that caught up. Not max(global_position): with concurrent appenders a
+// later transaction can hold lower positions, and a relay at the highest position may still have
+// that transaction's events ahead of it.
 std::int64_t max_position(Cluster& c) {
-  return c.count("SELECT coalesce(max(global_position), 0) FROM events");
+  return c.count(
+      "SELECT coalesce((SELECT global_position FROM events "
+      "ORDER BY tx_id DESC, global_position DESC LIMIT 1), 0)");
 }
 
 struct Relay {

@@ -46,6 +46,7 @@ TEST_CASE("Trigger records become completed executions, duplicates start once",
           "[integration][kafka][trigger]") {
   Cluster c;
   Instance node(c, "node-1", "g-e2e", /*max_in_flight=*/8);  // small: back-pressure pauses
+  node.config.pause_after = std::chrono::milliseconds(0);    // at once, not after holding
   node.start();
 
   produce_envelopes(c, 0, 60, true, "a");

@@ -263,6 +263,7 @@ TEST_CASE("Back-pressure pauses the partitions at the in-flight limit and resume
   RecordingSink sink(&RecordingSink::hold);
   auto config = kafka.consumer_config("g-pressure", {kTopic});
   config.max_in_flight = 4;
+  config.pause_after = 0ms;  // pause as soon as the limit is reached
   for (int i = 0; i < 20; ++i) {
     kafka.produce(kTopic, envelope("b" + std::to_string(i)), "k" + std::to_string(i));
   }
@@ -299,6 +300,42 @@ TEST_CASE("Back-pressure pauses the partitions at the in-flight limit and resume
   CHECK(consumer->stats().pauses >= 2);
   CHECK_FALSE(consumer->stats().paused);
   CHECK(eventually([&] { return consumer->stats().lag == 0; }));
+}
+
+TEST_CASE("At the limit the consumer stops polling first and pauses only if it stays full",
+          "[integration][kafka][consumer]") {
+  KafkaFixture kafka({}, 2);
+  RecordingSink sink(&RecordingSink::hold);
+  auto config = kafka.consumer_config("g-hold", {kTopic});
+  config.max_in_flight = 4;
+  config.pause_after = 1500ms;
+  for (int i = 0; i < 12; ++i) {
+    kafka.produce(kTopic, envelope("h" + std::to_string(i)), "k" + std::to_string(i));
+  }
+  auto consumer = start_consumer(config, sink);
+  REQUIRE(sink.wait([](const auto& all) { return all.size() >= 4; }));
+  // Full: nothing more is taken, and the partitions are not paused yet.
+  CHECK_FALSE(sink.wait([](const auto& all) { return all.size() > 4; }, 500ms));
+  CHECK_FALSE(consumer->stats().paused);
+  CHECK(consumer->stats().in_flight == 4);
+  // Room again before pause_after: records flow on without any pause.
+  CHECK(sink.release(Outcome::kStarted, [n = 0](const Submission&) mutable { return n++ < 2; }) ==
+        2);
+  REQUIRE(sink.wait([](const auto& all) { return all.size() >= 6; }));
+  CHECK(consumer->stats().pauses == 0);
+  // Full for longer than pause_after: paused, so that polling (the group) can go on.
+  REQUIRE(eventually([&] { return consumer->stats().paused; }, 5s));
+  CHECK(consumer->stats().pauses == 1);
+  CHECK(sink.max_in_flight() <= 4);
+  REQUIRE(eventually([&] {
+    sink.release();
+    return consumer->stats().started == 12;
+  }));
+  for (const auto& [coordinates, n] : sink.counts()) {
+    INFO(coordinates);
+    CHECK(n == 1);
+  }
+  CHECK(sink.counts().size() == 12);
 }
 
 TEST_CASE("A lost assignment drops in-flight records; they come again after rejoining",

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -337,6 +338,7 @@ class TriggerConsumerImpl final : public TriggerConsumer {
         update_lag();
         last_lag = Clock::now();
       }
+      if (hold_while_full()) continue;
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, poll_timeout_ms());
       if (m != nullptr) {
         handle(m);
@@ -454,9 +456,32 @@ class TriggerConsumerImpl final : public TriggerConsumer {
     for (auto& d : due) dispatch(d.tp, d.epoch, d.token, std::move(d.record));
   }
 
+  // At the in-flight limit and not paused (yet): waits a little for completions instead of
+  // polling. Pausing at once threw away librdkafka's prefetched records at every limit hit and
+  // refetched them on resume (about 0.4 s a cycle on the embedded broker, which held e2e_bench
+  // at ~2,300 executions/s with 2,000 records in flight). Returns false when the loop should poll.
+  bool hold_while_full() {
+    std::unique_lock lock(core_->mutex);
+    if (core_->paused || !full_since_) return false;
+    const auto until = *full_since_ + config_.pause_after;
+    const auto now = Clock::now();
+    if (now >= until) return false;
+    core_->changed.wait_until(lock, std::min(until, now + Millis{50}), [&] {
+      return core_->in_flight < core_->max_in_flight || stop_requested_.load();
+    });
+    return true;
+  }
+
+  // Pauses when the limit has been reached for pause_after (see hold_while_full), resumes at half.
   void update_pause() {
     std::lock_guard lock(core_->mutex);
-    const bool pause = !core_->paused && core_->in_flight >= core_->max_in_flight;
+    const auto now = Clock::now();
+    if (core_->in_flight < core_->max_in_flight) {
+      full_since_.reset();
+    } else if (!full_since_) {
+      full_since_ = now;
+    }
+    const bool pause = !core_->paused && full_since_ && now - *full_since_ >= config_.pause_after;
     const bool resume =
         core_->paused && core_->in_flight <= core_->max_in_flight / 2 && !stop_requested_.load();
     if (!pause && !resume) return;
@@ -751,6 +776,7 @@ class TriggerConsumerImpl final : public TriggerConsumer {
   bool closed_ = false;
   std::atomic<bool> stop_requested_{false};
   Clock::time_point drain_deadline_{};
+  std::optional<Clock::time_point> full_since_;  // at the in-flight limit since; poll thread only
 };
 
 }  // namespace

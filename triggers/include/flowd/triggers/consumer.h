@@ -79,6 +79,10 @@ struct ConsumerConfig {
   // Subscribed besides the router's bound topics (envelope records naming a workflow).
   std::vector<std::string> topics = {std::string(kTriggerTopic)};
   std::size_t max_in_flight = 1024;
+  // At max_in_flight the poll thread first stops polling (librdkafka keeps what it prefetched,
+  // bounded by queued.max.messages.kbytes); only when still full after this long does it pause
+  // the partitions (which discards the prefetched records) and poll on for the group's sake.
+  Millis pause_after{1'000};
   Millis revoke_timeout{10'000};  // wait for in-flight records of revoked partitions
   Millis retry_backoff{200};      // first redelivery of a kRetryLater record, doubling
   Millis max_retry_backoff{10'000};
