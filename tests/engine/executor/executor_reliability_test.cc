@@ -335,20 +335,23 @@ TEST_CASE("A resumed sub-workflow step adopts the child its interrupted attempt 
   const auto child_history = cut(first.log.read(child_id), "b");
   REQUIRE(child_history.back().step == "b");
 
+  // A restarted engine whose log holds `child` and the cut parent; resumes the parent to its end.
+  auto restart = [&](Harness& h, const std::vector<flowd::Event>& child) {
+    h.load(child_text);
+    auto def = h.load(parent_text);
+    h.log.append({child_id, 0, child}, [](flowd::Result<std::int64_t> r) { REQUIRE(r); });
+    h.log.append({s.id, 0, parent_history}, [](flowd::Result<std::int64_t> r) { REQUIRE(r); });
+    std::optional<flowd::ExecutionState> end;
+    REQUIRE(
+        h.engine->resume(def, parent_history, [&](const flowd::ExecutionState& st) { end = st; }));
+    h.run_until([&] { return end.has_value(); });
+    return *end;
+  };
   Harness second;
-  second.load(child_text);
-  auto def = second.load(parent_text);
-  for (const auto* history : {&parent_history, &child_history}) {
-    flowd::AppendRequest seed{history == &parent_history ? s.id : child_id, 0, *history};
-    second.log.append(seed, [](flowd::Result<std::int64_t> r) { REQUIRE(r); });
-  }
-  std::optional<flowd::ExecutionState> done;
-  REQUIRE(second.engine->resume(def, parent_history,
-                                [&](const flowd::ExecutionState& st) { done = st; }));
-  second.run_until([&] { return done.has_value(); });
-  REQUIRE(done->status == ExecutionStatus::kCompleted);
-  CHECK(done->output == Json{{"n", 2}});
-  CHECK(done->steps.at("call").attempts == 2);
+  const auto done = restart(second, child_history);
+  REQUIRE(done.status == ExecutionStatus::kCompleted);
+  CHECK(done.output == Json{{"n", 2}});
+  CHECK(done.steps.at("call").attempts == 2);
   // The interrupted child went on: a is not run again, b runs as its attempt 2, no second child.
   CHECK(second.counter->calls.count("a") == 0);
   CHECK(second.counter->calls["b"] == 1);
@@ -358,17 +361,9 @@ TEST_CASE("A resumed sub-workflow step adopts the child its interrupted attempt 
 
   SECTION("a child that already finished is not run at all") {
     Harness third;
-    third.load(child_text);
-    auto def3 = third.load(parent_text);
-    const auto whole_child = first.log.read(child_id);
-    third.log.append({child_id, 0, whole_child}, [](flowd::Result<std::int64_t> r) { REQUIRE(r); });
-    third.log.append({s.id, 0, parent_history}, [](flowd::Result<std::int64_t> r) { REQUIRE(r); });
-    std::optional<flowd::ExecutionState> end;
-    REQUIRE(third.engine->resume(def3, parent_history,
-                                 [&](const flowd::ExecutionState& st) { end = st; }));
-    third.run_until([&] { return end.has_value(); });
-    REQUIRE(end->status == ExecutionStatus::kCompleted);
-    CHECK(end->output == Json{{"n", 2}});
+    const auto end = restart(third, first.log.read(child_id));
+    REQUIRE(end.status == ExecutionStatus::kCompleted);
+    CHECK(end.output == Json{{"n", 2}});
     CHECK(third.counter->calls.empty());
   }
 }
