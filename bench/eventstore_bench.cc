@@ -17,8 +17,10 @@
 // and drops its own database there. Options: --events N (append phase, default 200000),
 // --inflight N (concurrent executions, default 1000 as a runner's), --replay-events N (default
 // 1000000),
-// --batch-wait-us N (the appender's linger), --lanes N (appender lanes), --skip-replay. Ends with
+// --batch-wait-us N (the appender's linger), --lanes N (appender lanes), --rounds N (measured
+// rounds of append + raw COPY, default 3: the figures are their medians), --skip-replay. Ends with
 // `FIGURE <name> <value> <unit>` lines.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -59,6 +61,7 @@ struct Options {
   bool replay = true;
   std::int64_t batch_wait_us = -1;  // StoreOptions::max_batch_wait; default when negative
   std::int64_t lanes = -1;          // StoreOptions::appender_lanes; default when negative
+  int rounds = 3;                   // measured rounds; figures are their medians
 };
 
 std::vector<std::pair<std::string, std::string>> figures;  // name, "value unit"
@@ -407,20 +410,63 @@ void generate_log(pqxx::connection& conn, std::int64_t total, bool one_stream) {
   flush(true);
 }
 
-// WAL written by the whole server since `before` (records, full-page images, MB): where a write
-// path's cost goes.
-struct Wal {
-  double records = 0, fpi = 0, bytes = 0;
+// One measured round: empty tables, the appends through the store, then raw COPY of the very
+// rows the store wrote, three ways.
+struct Round {
+  double store_rate = 0, executions_rate = 0, requests_rate = 0, batch_events = 0;
+  double commits_rate = 0;
+  double ms_begin = 0, ms_check = 0, ms_build = 0, ms_projection = 0, ms_copy = 0;
+  double ms_commit = 0, ms_callbacks = 0;  // appender time per batch, by phase
+  double single_rate = 0, batched_rate = 0, two_rate = 0;
 };
-Wal wal_now(pqxx::connection& conn) {
-  const auto row =
-      pqxx::nontransaction(conn).exec("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")[0];
-  return Wal{row[0].as<double>(), row[1].as<double>(), row[2].as<double>()};
-}
-void print_wal(const char* what, const Wal& before, const Wal& after, double events) {
-  std::printf("  WAL %-26s %.1f records/event, %.2f FPI/event, %.0f bytes/event\n", what,
-              (after.records - before.records) / events, (after.fpi - before.fpi) / events,
-              (after.bytes - before.bytes) / events);
+
+Round measure_round(EventStore& store, pqxx::connection& conn, const std::string& url,
+                    const Options& options) {
+  {
+    pqxx::work tx(conn);
+    tx.exec("SET LOCAL flowd.allow_delete = 'on'");
+    tx.exec("DELETE FROM events");
+    tx.exec("DELETE FROM executions");
+    tx.commit();
+  }
+  pqxx::nontransaction(conn).exec("VACUUM ANALYZE events");
+  pqxx::nontransaction(conn).exec("VACUUM ANALYZE executions");
+  pqxx::nontransaction(conn).exec("CHECKPOINT");
+  const auto before = store.appender_stats();
+  AppendRun run = run_appends(store, options);
+  if (!run.error.empty()) throw std::runtime_error("append failed: " + run.error);
+  Round m;
+  const double batches = static_cast<double>(run.stats.batches - before.batches);
+  m.store_rate = static_cast<double>(run.events) / run.seconds;
+  m.executions_rate = static_cast<double>(run.executions) / run.seconds;
+  m.requests_rate = static_cast<double>(run.stats.requests - before.requests) / run.seconds;
+  m.batch_events = static_cast<double>(run.events) / batches;
+  m.commits_rate = batches / run.seconds;
+  const auto& a = run.stats;
+  auto ms = [&](std::uint64_t now, std::uint64_t then) {
+    return batches > 0 ? static_cast<double>(now - then) / batches / 1000 : 0;
+  };
+  m.ms_begin = ms(a.begin_us, before.begin_us);
+  m.ms_check = ms(a.check_us, before.check_us);
+  m.ms_build = ms(a.build_us, before.build_us);
+  m.ms_projection = ms(a.projection_us, before.projection_us);
+  m.ms_copy = ms(a.copy_us, before.copy_us);
+  m.ms_commit = ms(a.commit_us, before.commit_us);
+  m.ms_callbacks = ms(a.callback_us, before.callback_us);
+
+  pqxx::nontransaction(conn).exec("CHECKPOINT");
+  RawRows rows = read_rows(conn);
+  if (rows.rows != run.events) {
+    throw std::runtime_error("read back " + std::to_string(rows.rows) + " rows, expected " +
+                             std::to_string(run.events));
+  }
+  const double n = static_cast<double>(rows.rows);
+  m.single_rate = n / raw_copy_single(conn, rows);
+  pqxx::nontransaction(conn).exec("CHECKPOINT");
+  m.batched_rate = n / raw_copy_batched(conn, rows);
+  pqxx::nontransaction(conn).exec("CHECKPOINT");
+  m.two_rate = n / raw_copy_two_connections(conn, url, rows);
+  return m;
 }
 
 double fold_global(EventStore& store, ReadDetail detail, std::int64_t& folded,
@@ -469,6 +515,8 @@ int main(int argc, char** argv) {
       options.replay_events = next();
     } else if (arg == "--batch-wait-us") {
       options.batch_wait_us = next();
+    } else if (arg == "--rounds") {
+      options.rounds = std::max(1, static_cast<int>(next()));
     } else if (arg == "--lanes") {
       options.lanes = next();
     } else if (arg == "--skip-replay") {
@@ -514,99 +562,62 @@ int main(int argc, char** argv) {
     if (!opened) throw std::runtime_error(opened.error().message);
     auto& store = **opened;
 
-    // Warm-up (connections, plans, caches), then a fresh log for the measured run.
+    // Warm-up (connections, plans, caches); each round then starts from empty tables.
     {
       Options warm = options;
       warm.events = std::min<std::int64_t>(options.events / 10, 20'000);
       run_appends(store, warm);
-      pqxx::work tx(conn);
-      tx.exec("SET LOCAL flowd.allow_delete = 'on'");
-      tx.exec("DELETE FROM events");
-      tx.exec("DELETE FROM executions");
-      tx.commit();
-      pqxx::nontransaction(conn).exec("VACUUM ANALYZE events");
-      pqxx::nontransaction(conn).exec("CHECKPOINT");
     }
-    const auto before = store.appender_stats();
-    const Wal wal_before = wal_now(conn);
-    AppendRun run = run_appends(store, options);
-    const Wal wal_store = wal_now(conn);
-    if (!run.error.empty()) throw std::runtime_error("append failed: " + run.error);
-    const double batches = static_cast<double>(run.stats.batches - before.batches);
-    const double store_rate = static_cast<double>(run.events) / run.seconds;
-
-    std::printf("append through the store (group commit):\n");
-    figure("eventstore_append_events_per_s", store_rate, "events/s");
-    figure("eventstore_append_executions_per_s", static_cast<double>(run.executions) / run.seconds,
-           "executions/s");
-    figure("eventstore_append_requests_per_s",
-           static_cast<double>(run.stats.requests - before.requests) / run.seconds, "appends/s");
-    figure("eventstore_batch_events_avg", static_cast<double>(run.events) / batches, "events");
-    figure("eventstore_commits_per_s", batches / run.seconds, "commits/s");
-    {
-      const auto& a = run.stats;
-      const double per_batch = batches > 0 ? 1.0 / batches : 0;
-      auto ms = [&](std::uint64_t now, std::uint64_t then) {
-        return static_cast<double>(now - then) * per_batch / 1000;
-      };
+    std::vector<Round> rounds;
+    for (int r = 0; r < options.rounds; ++r) {
+      rounds.push_back(measure_round(store, conn, url, options));
+      const Round& m = rounds.back();
       std::printf(
-          "  appender ms per batch: begin %.2f, check %.2f, build %.2f, projection %.2f, "
-          "copy %.2f, commit %.2f, callbacks %.2f; %.0f%% of batches decided from the version "
-          "cache\n",
-          ms(a.begin_us, before.begin_us), ms(a.check_us, before.check_us),
-          ms(a.build_us, before.build_us), ms(a.projection_us, before.projection_us),
-          ms(a.copy_us, before.copy_us), ms(a.commit_us, before.commit_us),
-          ms(a.callback_us, before.callback_us),
-          100.0 * static_cast<double>(a.cached_batches - before.cached_batches) * per_batch);
+          "round %d: store %.0f events/s (%.0f events per commit; appender ms per batch: begin "
+          "%.2f, check %.2f, build %.2f, projection %.2f, copy %.2f, commit %.2f, callbacks "
+          "%.2f); raw COPY one tx %.0f, same commits %.0f, two connections %.0f events/s\n",
+          r + 1, m.store_rate, m.batch_events, m.ms_begin, m.ms_check, m.ms_build, m.ms_projection,
+          m.ms_copy, m.ms_commit, m.ms_callbacks, m.single_rate, m.batched_rate, m.two_rate);
+      std::fflush(stdout);
     }
-
-    pqxx::nontransaction(conn).exec("CHECKPOINT");
-    RawRows rows = read_rows(conn);
-    if (rows.rows != run.events) {
-      throw std::runtime_error("read back " + std::to_string(rows.rows) + " rows, expected " +
-                               std::to_string(run.events));
-    }
-    const Wal wal_single_before = wal_now(conn);
-    const double single = raw_copy_single(conn, rows);
-    const Wal wal_single = wal_now(conn);
-    pqxx::nontransaction(conn).exec("CHECKPOINT");
-    const Wal wal_batched_before = wal_now(conn);
-    const double batched = raw_copy_batched(conn, rows);
-    const Wal wal_batched = wal_now(conn);
-    pqxx::nontransaction(conn).exec("CHECKPOINT");
-    const double two = raw_copy_two_connections(conn, url, rows);
-    const double n = static_cast<double>(rows.rows);
-    // pg_stat_wal is fed by each backend when it goes idle, at most every second and up to 10 s
-    // late: the store's lanes' share may be partly missing here. Diagnostics, not figures.
-    print_wal("through the store:", wal_before, wal_store, n);
-    print_wal("raw COPY, one tx:", wal_single_before, wal_single, n);
-    print_wal("raw COPY, same commits:", wal_batched_before, wal_batched, n);
-    {
-      const auto hot = pqxx::nontransaction(conn).exec(
-          "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
-          "WHERE relname = 'executions'");
-      for (const auto& row : hot) {
-        std::printf("  %-12s %s updates, %s HOT\n", row[0].c_str(), row[1].c_str(), row[2].c_str());
-      }
-    }
-    const double single_rate = static_cast<double>(rows.rows) / single;
-    const double batched_rate = static_cast<double>(rows.rows) / batched;
-    std::printf("raw COPY of the same %lld rows into an identical table:\n",
-                static_cast<long long>(rows.rows));
-    figure("raw_copy_one_tx_events_per_s", single_rate, "events/s");
-    figure("raw_copy_same_commits_events_per_s", batched_rate, "events/s");
-    const double two_rate = static_cast<double>(rows.rows) / two;
-    figure("raw_copy_two_connections_events_per_s", two_rate, "events/s");
+    auto median = [&](auto field) {
+      std::vector<double> v;
+      for (const Round& m : rounds) v.push_back(field(m));
+      std::sort(v.begin(), v.end());
+      return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    };
+    std::printf("append through the store (group commit), median of %zu rounds:\n", rounds.size());
+    figure("eventstore_append_events_per_s", median([](const Round& m) { return m.store_rate; }),
+           "events/s");
+    figure("eventstore_append_executions_per_s",
+           median([](const Round& m) { return m.executions_rate; }), "executions/s");
+    figure("eventstore_append_requests_per_s",
+           median([](const Round& m) { return m.requests_rate; }), "appends/s");
+    figure("eventstore_batch_events_avg", median([](const Round& m) { return m.batch_events; }),
+           "events");
+    figure("eventstore_commits_per_s", median([](const Round& m) { return m.commits_rate; }),
+           "commits/s");
+    std::printf("raw COPY of the same rows into an identical table, median of %zu rounds:\n",
+                rounds.size());
+    figure("raw_copy_one_tx_events_per_s", median([](const Round& m) { return m.single_rate; }),
+           "events/s");
+    figure("raw_copy_same_commits_events_per_s",
+           median([](const Round& m) { return m.batched_rate; }), "events/s");
+    figure("raw_copy_two_connections_events_per_s",
+           median([](const Round& m) { return m.two_rate; }), "events/s");
     std::printf(
-        "  ratios: store rate / raw COPY rate. 'one tx' is one COPY of every row in one "
-        "transaction on one connection (the ceiling of a single writer); 'same commits' is one "
-        "COPY per store transaction (the same number of synchronous commits) on one connection; "
-        "'two connections' writes those on two connections at once, as the store's %zu appender "
-        "lanes do.\n",
+        "  ratios (median of the rounds' ratios): store rate / raw COPY rate. 'one tx' is one "
+        "COPY of every row in one transaction on one connection (the ceiling of a single "
+        "writer); 'same commits' is one COPY per store transaction (the same number of "
+        "synchronous commits) on one connection; 'two connections' writes those on two "
+        "connections at once, as the store's %zu appender lanes do.\n",
         store_options.appender_lanes);
-    figure("eventstore_vs_raw_copy_ratio", store_rate / single_rate, "ratio");
-    figure("eventstore_vs_raw_copy_same_commits_ratio", store_rate / batched_rate, "ratio");
-    figure("eventstore_vs_raw_copy_two_connections_ratio", store_rate / two_rate, "ratio");
+    figure("eventstore_vs_raw_copy_ratio",
+           median([](const Round& m) { return m.store_rate / m.single_rate; }), "ratio");
+    figure("eventstore_vs_raw_copy_same_commits_ratio",
+           median([](const Round& m) { return m.store_rate / m.batched_rate; }), "ratio");
+    figure("eventstore_vs_raw_copy_two_connections_ratio",
+           median([](const Round& m) { return m.store_rate / m.two_rate; }), "ratio");
 
     if (options.replay) {
       std::printf("replay (%lld-event logs, read through the store and folded):\n",
