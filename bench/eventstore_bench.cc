@@ -410,6 +410,15 @@ void generate_log(pqxx::connection& conn, std::int64_t total, bool one_stream) {
   flush(true);
 }
 
+// Empties the log (retention's switch lets the append-only trigger allow it), and the projection.
+void delete_events(pqxx::connection& conn, bool executions = false) {
+  pqxx::work tx(conn);
+  tx.exec("SET LOCAL flowd.allow_delete = 'on'");
+  tx.exec("DELETE FROM events");
+  if (executions) tx.exec("DELETE FROM executions");
+  tx.commit();
+}
+
 // One measured round: empty tables, the appends through the store, then raw COPY of the very
 // rows the store wrote, three ways.
 struct Round {
@@ -422,13 +431,7 @@ struct Round {
 
 Round measure_round(EventStore& store, pqxx::connection& conn, const std::string& url,
                     const Options& options) {
-  {
-    pqxx::work tx(conn);
-    tx.exec("SET LOCAL flowd.allow_delete = 'on'");
-    tx.exec("DELETE FROM events");
-    tx.exec("DELETE FROM executions");
-    tx.commit();
-  }
+  delete_events(conn, /*executions=*/true);
   // Not `executions`: VACUUM or ANALYZE of the emptied table records it as empty, and the
   // appender's plans then scan the whole table per batch until autovacuum analyzes it again
   // (18 ms per batch; see the note in eventstore/README.md).
@@ -588,25 +591,28 @@ int main(int argc, char** argv) {
       std::sort(v.begin(), v.end());
       return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
     };
+    struct Reported {
+      const char* name;
+      double Round::*field;
+      const char* unit;
+    };
+    const Reported store_figures[] = {
+        {"eventstore_append_events_per_s", &Round::store_rate, "events/s"},
+        {"eventstore_append_executions_per_s", &Round::executions_rate, "executions/s"},
+        {"eventstore_append_requests_per_s", &Round::requests_rate, "appends/s"},
+        {"eventstore_batch_events_avg", &Round::batch_events, "events"},
+        {"eventstore_commits_per_s", &Round::commits_rate, "commits/s"}};
+    const Reported raw_figures[] = {
+        {"raw_copy_one_tx_events_per_s", &Round::single_rate, "events/s"},
+        {"raw_copy_same_commits_events_per_s", &Round::batched_rate, "events/s"},
+        {"raw_copy_two_connections_events_per_s", &Round::two_rate, "events/s"}};
     std::printf("append through the store (group commit), median of %zu rounds:\n", rounds.size());
-    figure("eventstore_append_events_per_s", median([](const Round& m) { return m.store_rate; }),
-           "events/s");
-    figure("eventstore_append_executions_per_s",
-           median([](const Round& m) { return m.executions_rate; }), "executions/s");
-    figure("eventstore_append_requests_per_s",
-           median([](const Round& m) { return m.requests_rate; }), "appends/s");
-    figure("eventstore_batch_events_avg", median([](const Round& m) { return m.batch_events; }),
-           "events");
-    figure("eventstore_commits_per_s", median([](const Round& m) { return m.commits_rate; }),
-           "commits/s");
+    for (const auto& f : store_figures)
+      figure(f.name, median([&](const Round& m) { return m.*f.field; }), f.unit);
     std::printf("raw COPY of the same rows into an identical table, median of %zu rounds:\n",
                 rounds.size());
-    figure("raw_copy_one_tx_events_per_s", median([](const Round& m) { return m.single_rate; }),
-           "events/s");
-    figure("raw_copy_same_commits_events_per_s",
-           median([](const Round& m) { return m.batched_rate; }), "events/s");
-    figure("raw_copy_two_connections_events_per_s",
-           median([](const Round& m) { return m.two_rate; }), "events/s");
+    for (const auto& f : raw_figures)
+      figure(f.name, median([&](const Round& m) { return m.*f.field; }), f.unit);
     std::printf(
         "  ratios (median of the rounds' ratios): store rate / raw COPY rate. 'one tx' is one "
         "COPY of every row in one transaction on one connection (the ceiling of a single "
@@ -624,12 +630,7 @@ int main(int argc, char** argv) {
     if (options.replay) {
       std::printf("replay (%lld-event logs, read through the store and folded):\n",
                   static_cast<long long>(options.replay_events));
-      {
-        pqxx::work tx(conn);
-        tx.exec("SET LOCAL flowd.allow_delete = 'on'");
-        tx.exec("DELETE FROM events");
-        tx.commit();
-      }
+      delete_events(conn);
       generate_log(conn, options.replay_events, false);
       pqxx::nontransaction(conn).exec("VACUUM ANALYZE events");
       std::int64_t folded = 0, states = 0;
@@ -642,12 +643,7 @@ int main(int argc, char** argv) {
       figure("replay_global_log_full_events_per_s", full_rate, "events/s");
       figure("replay_global_log_events_per_s", static_cast<double>(folded) / global_s, "events/s");
 
-      {
-        pqxx::work tx(conn);
-        tx.exec("SET LOCAL flowd.allow_delete = 'on'");
-        tx.exec("DELETE FROM events");
-        tx.commit();
-      }
+      delete_events(conn);
       generate_log(conn, options.replay_events, true);
       pqxx::nontransaction(conn).exec("VACUUM ANALYZE events");
       (void)store.load_state("long");  // warm
