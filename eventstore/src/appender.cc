@@ -29,43 +29,37 @@ const std::vector<std::string> kEventColumns = {"stream_id", "stream_version", "
                                                 "attempt",   "occurred_at",    "data", "metadata"};
 
 // Statements of the appender connection. Constant SQL; every value is a parameter.
-// Versions are read without locking: the statement that writes the projection (below) checks them
-// and takes the row locks. Locking at read time (FOR UPDATE) would write a WAL record per row.
+// Versions are read without locking: events' UNIQUE (stream_id, stream_version) checks them when
+// the batch's events are copied. `terminal`: appends to an ended execution keep its row's version.
 constexpr const char* kReadVersions =
-    "SELECT id, version, dedupe_key FROM executions "
+    "SELECT id, flowd_stream_version(id, version), dedupe_key, terminal FROM executions "
     "WHERE id = ANY($1::text[]) OR dedupe_key = ANY($2::text[])";
-// The projection of the whole batch, the version check and the notification in one round trip.
-// ins: rows of executions started in this batch; a row that exists already (same id or dedupe
-// key: a concurrent start) is not inserted. upd: one row per execution that existed, moved only
-// if still at the version the batch was decided on; NULL leaves a column as it is. The caller
-// compares both counts with what it sent.
+// The projection of the whole batch and the notification in one round trip. Only executions that
+// start, change status or end are in it (ProjectionDelta::changes_row). ins: rows of executions
+// started in this batch; a row that exists already (same id or dedupe key: a concurrent start) is
+// not inserted. upd: the other rows; NULL leaves a column as it is. The caller compares both
+// counts with what it sent.
 constexpr const char* kWriteProjection =
     "WITH ins AS ("
     " INSERT INTO executions (id, workflow, workflow_version, version, status, terminal, "
-    "  dedupe_key, started_at, ended_at, current_step, current_event, current_attempt, error, "
-    "  retry_of, parent, owner, lease_until) "
+    "  dedupe_key, started_at, ended_at, error, retry_of, parent, owner, lease_until) "
     " SELECT u.id, u.workflow, u.wv, u.version, u.status, u.terminal, u.dedupe, "
-    "  flowd_ts(u.started), flowd_ts(u.ended), u.step, u.event, u.attempt, u.error, u.retry_of, "
-    "  u.parent, $16::text, "
-    "  CASE WHEN $16::text IS NULL THEN NULL ELSE now() + $17::bigint * interval '1 ms' END "
+    "  flowd_ts(u.started), flowd_ts(u.ended), u.error, u.retry_of, u.parent, $13::text, "
+    "  CASE WHEN $13::text IS NULL THEN NULL ELSE now() + $14::bigint * interval '1 ms' END "
     " FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::bool[], "
-    "  $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::int[], "
-    "  $13::jsonb[], $14::text[], $15::text[]) "
-    "  AS u(id, workflow, wv, version, status, terminal, dedupe, started, ended, step, event, "
-    "  attempt, error, retry_of, parent) "
+    "  $7::text[], $8::bigint[], $9::bigint[], $10::jsonb[], $11::text[], $12::text[]) "
+    "  AS u(id, workflow, wv, version, status, terminal, dedupe, started, ended, error, retry_of, "
+    "  parent) "
     " ON CONFLICT DO NOTHING RETURNING 1), "
     "upd AS ("
-    " UPDATE executions e SET version = u.version, status = COALESCE(u.status, e.status), "
-    "  terminal = e.terminal OR u.terminal, ended_at = COALESCE(flowd_ts(u.ended), e.ended_at), "
-    "  current_step = COALESCE(u.step, e.current_step), "
-    "  current_event = COALESCE(u.event, e.current_event), "
-    "  current_attempt = CASE WHEN u.step IS NULL THEN e.current_attempt ELSE u.attempt END, "
-    "  error = COALESCE(u.error, e.error), updated_at = now() "
-    " FROM unnest($18::text[], $19::bigint[], $20::bigint[], $21::text[], $22::bool[], "
-    "  $23::bigint[], $24::text[], $25::text[], $26::int[], $27::jsonb[]) "
-    "  AS u(id, expected, version, status, terminal, ended, step, event, attempt, error) "
-    " WHERE e.id = u.id AND e.version = u.expected RETURNING 1) "
-    "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), pg_notify($28, '')";
+    " UPDATE executions e SET version = GREATEST(e.version, u.version), "
+    "  status = COALESCE(u.status, e.status), terminal = e.terminal OR u.terminal, "
+    "  ended_at = COALESCE(flowd_ts(u.ended), e.ended_at), error = COALESCE(u.error, e.error), "
+    "  updated_at = now() "
+    " FROM unnest($15::text[], $16::bigint[], $17::text[], $18::bool[], $19::bigint[], "
+    "  $20::jsonb[]) AS u(id, version, status, terminal, ended, error) "
+    " WHERE e.id = u.id RETURNING 1) "
+    "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), pg_notify($21, '')";
 
 // Adds the microseconds since `since` to `counter` and restarts `since`.
 void lap(std::atomic<std::uint64_t>& counter, std::chrono::steady_clock::time_point& since) {
@@ -77,15 +71,14 @@ void lap(std::atomic<std::uint64_t>& counter, std::chrono::steady_clock::time_po
 }
 
 struct StreamState {
-  std::int64_t read = 0;     // version before this batch (read or cached)
-  std::int64_t version = 0;  // version after this batch's accepted requests
-  bool known = false;        // read or cached: `read` and `exists` are valid
-  bool touched = false;      // this batch appends to it
+  std::int64_t version = 0;  // before this batch (read or cached), then after its accepted requests
+  bool known = false;        // read or cached: `version` is valid
+  bool ended = false;        // read: the execution is terminal (appends still write its row)
 };
 
-// Another writer changed a stream between our read and our update: re-run the batch.
+// Another writer started an execution of this batch first (its row exists): re-run the batch.
 struct RaceLost : std::runtime_error {
-  RaceLost() : std::runtime_error("a concurrent writer changed a stream of this batch") {}
+  RaceLost() : std::runtime_error("a concurrent writer started an execution of this batch") {}
 };
 
 std::string conflict_message(const AppendRequest& request, std::int64_t actual) {
@@ -291,7 +284,7 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
     if (const auto cached = lane.version_cache.find(request.execution_id);
         cached != lane.version_cache.end()) {
       if (cached->second == request.expected_version) {
-        state.read = state.version = cached->second;
+        state.version = cached->second;
         state.known = true;
       }
     } else if (request.expected_version == 0 &&
@@ -322,7 +315,8 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
         const std::string id = row[0].as<std::string>();
         const std::int64_t version = row[1].as<std::int64_t>();
         if (const auto it = streams.find(id); it != streams.end() && !it->second.known) {
-          it->second.read = it->second.version = version;
+          it->second.version = version;
+          it->second.ended = row[3].as<bool>();
         }
         if (!row[2].is_null()) used[row[2].as<std::string>()] = Used{id, version};
       }
@@ -430,7 +424,6 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
     }
     events += request.events.size();
     stream.version = version;
-    stream.touched = true;
     outcome.kind = Outcome::Kind::kAccepted;
     outcome.version = version;
   }
@@ -445,15 +438,16 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
     return;
   }
 
-  // 3. The projection (which checks every version), the events, the notification.
+  // 3. The projection, the events (whose unique (stream_id, stream_version) checks every version
+  //    decided above: a stream another writer moved fails the COPY), the notification.
   {
-    ArrayLiteral ins[15];
-    ArrayLiteral upd[10];
+    ArrayLiteral ins[12];
+    ArrayLiteral upd[6];
     std::size_t inserts = 0, updates = 0;
     for (const auto& [id, d] : deltas) {
+      if (!d.changes_row() && !streams[id].ended) continue;
       const std::optional<std::string> status =
           d.status ? std::optional<std::string>(std::string(to_string(*d.status))) : std::nullopt;
-      ArrayLiteral* step = nullptr;  // the step, event, attempt triple
       if (d.started) {
         ++inserts;
         ins[0].add(std::string_view(id));
@@ -465,39 +459,26 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
         ins[6].add(d.dedupe_key);
         ins[7].add(d.started_at_us);
         ins[8].add(d.ended_at_us);
-        step = &ins[9];
-        add_optional_json(ins[12], d.error);
-        ins[13].add(d.retry_of);
-        ins[14].add(d.parent);
+        add_optional_json(ins[9], d.error);
+        ins[10].add(d.retry_of);
+        ins[11].add(d.parent);
       } else {
         ++updates;
         upd[0].add(std::string_view(id));
-        upd[1].add(streams[id].read);
-        upd[2].add(d.version);
-        upd[3].add(status);
-        upd[4].add(d.terminal);
-        upd[5].add(d.ended_at_us);
-        step = &upd[6];
-        add_optional_json(upd[9], d.error);
-      }
-      if (d.current_step) {
-        step[0].add(std::string_view(d.current_step->step));
-        step[1].add(std::string_view(d.current_step->event));
-        step[2].add(static_cast<std::int64_t>(d.current_step->attempt));
-      } else {
-        step[0].add_null();
-        step[1].add_null();
-        step[2].add_null();
+        upd[1].add(d.version);
+        upd[2].add(status);
+        upd[3].add(d.terminal);
+        upd[4].add(d.ended_at_us);
+        add_optional_json(upd[5], d.error);
       }
     }
     const char* owner = options_.owner.empty() ? nullptr : options_.owner.c_str();
     const auto row = tx.exec_prepared1(
         "flowd_write_projection", ins[0].str(), ins[1].str(), ins[2].str(), ins[3].str(),
         ins[4].str(), ins[5].str(), ins[6].str(), ins[7].str(), ins[8].str(), ins[9].str(),
-        ins[10].str(), ins[11].str(), ins[12].str(), ins[13].str(), ins[14].str(), owner,
-        static_cast<std::int64_t>(options_.lease_ttl.count()), upd[0].str(), upd[1].str(),
-        upd[2].str(), upd[3].str(), upd[4].str(), upd[5].str(), upd[6].str(), upd[7].str(),
-        upd[8].str(), upd[9].str(), options_.notify_channel);
+        ins[10].str(), ins[11].str(), owner, static_cast<std::int64_t>(options_.lease_ttl.count()),
+        upd[0].str(), upd[1].str(), upd[2].str(), upd[3].str(), upd[4].str(), upd[5].str(),
+        options_.notify_channel);
     if (row[0].as<std::size_t>() != inserts || row[1].as<std::size_t>() != updates) {
       throw RaceLost();
     }

@@ -9,22 +9,23 @@
 // and writes it in ONE transaction:
 //
 //   1. know the current version of each stream of the batch: from the appender's cache of the
-//      versions it committed itself when every request agrees with it, otherwise read from
-//      `executions` (no locks) together with the dedupe keys of its ExecutionStarted events;
+//      versions it committed itself when every request agrees with it, otherwise read (no locks:
+//      flowd_stream_version, the newest event) together with the dedupe keys of its
+//      ExecutionStarted events;
 //   2. decide per request in queue order: expected version == current -> accepted (versions
 //      assigned, later requests of the same stream chain on it); otherwise conflict; a used dedupe
 //      key -> duplicate. Rejected requests write nothing;
-//   3. one statement writes the executions projection and checks the versions: INSERT the rows
-//      of new executions (ON CONFLICT DO NOTHING), UPDATE the others WHERE version = <as known>
-//      (which takes the row locks), NOTIFY; then COPY the events, COMMIT;
+//   3. one statement writes the executions projection: INSERT the rows of new executions (ON
+//      CONFLICT DO NOTHING), UPDATE those that change status or end, NOTIFY; then COPY the events,
+//      whose UNIQUE (stream_id, stream_version) checks every version decided in 2; COMMIT;
 //   4. run every callback once.
 //
-// A row not inserted or not updated means the cache or the read was stale: another writer (or a
-// duplicate dedupe key) got there first, and the batch re-runs reading everything. So do other
-// races (unique violation, serialisation failure, deadlock). A request PostgreSQL rejects as data
-// re-runs the batch one request per transaction so only that request fails. A broken connection
-// fails the batch (unavailable, or unknown_outcome when it broke during COMMIT) and is re-opened
-// for the next batch.
+// A unique violation on the events means the cache or the read was stale: another writer got
+// there first, and the batch re-runs reading everything. So does a row not inserted (a concurrent
+// start, or a duplicate dedupe key) and other races (serialisation failure, deadlock). A request
+// PostgreSQL rejects as data re-runs the batch one request per transaction so only that request
+// fails. A broken connection fails the batch (unavailable, or unknown_outcome when it broke during
+// COMMIT) and is re-opened for the next batch.
 //
 // Lifecycle: constructed by EventStore::open(); stop() answers everything queued, then joins.
 #include <atomic>

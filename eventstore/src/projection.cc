@@ -77,9 +77,6 @@ void ProjectionDelta::apply(const Event& event, std::int64_t event_version, std:
     default:
       break;
   }
-  if (!event.step.empty()) {
-    current_step = StepHead{event.step, std::string(to_string(event.type)), event.attempt};
-  }
 }
 
 }  // namespace flowd::eventstore::detail

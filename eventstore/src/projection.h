@@ -1,7 +1,8 @@
 #pragma once
 // ProjectionDelta is what one append transaction changes in an execution's `executions` row,
-// computed from the events being appended (no read of the row needed). Pure; private to
-// eventstore/src.
+// computed from the events being appended (no read of the row needed). The row follows the
+// lifecycle only (start, status, end: changes_row()); the current version and step are read from
+// the stream itself (schemas/migrations/0006). Pure; private to eventstore/src.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,13 +12,6 @@
 #include "flowd/engine/json.h"
 
 namespace flowd::eventstore::detail {
-
-// The latest step event of an execution ("current step" of the projection).
-struct StepHead {
-  std::string step;
-  std::string event;
-  int attempt = 0;
-};
 
 struct ProjectionDelta {
   std::string execution_id;
@@ -32,11 +26,12 @@ struct ProjectionDelta {
   std::optional<ExecutionStatus> status;
   bool terminal = false;
   std::optional<std::int64_t> ended_at_us;
-  std::optional<StepHead> current_step;
   std::optional<Json> error;
 
   // `event` gets stream version `version`; `time_us` is its time in microseconds.
   void apply(const Event& event, std::int64_t version, std::int64_t time_us);
+  // The events change the row: the execution started, changed status or ended.
+  bool changes_row() const { return started || status.has_value() || terminal; }
 };
 
 // The dedupe key of an ExecutionStarted event (data.dedupeKey as a non-empty string), if any.

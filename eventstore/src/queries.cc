@@ -14,7 +14,8 @@ const std::vector<Statement>& store_statements() {
       {"flowd_read_stream",
        "SELECT " FLOWD_EVENT_COLUMNS " FROM events WHERE stream_id = $1 AND stream_version >= $2 "
        "ORDER BY stream_version LIMIT $3"},
-      {"flowd_stream_version", "SELECT version FROM executions WHERE id = $1"},
+      {"flowd_stream_version",
+       "SELECT flowd_stream_version(id, version) FROM executions WHERE id = $1"},
       // Gap-safe tail: only transactions older than every running one are visible in order.
       {"flowd_read_all", "SELECT " FLOWD_EVENT_COLUMNS " FROM events "
                          "WHERE (tx_id, global_position) > ($1::xid8, $2::bigint) "
@@ -44,9 +45,10 @@ const std::vector<Statement>& store_statements() {
       {"flowd_load_snapshot",
        "SELECT version, state FROM snapshots WHERE execution_id = $1 AND version <= $2 "
        "ORDER BY version DESC LIMIT 1"},
-      {"flowd_get_execution", "SELECT " FLOWD_EXECUTION_COLUMNS " FROM executions WHERE id = $1"},
+      {"flowd_get_execution",
+       "SELECT " FLOWD_EXECUTION_COLUMNS " FROM execution_summaries WHERE id = $1"},
       {"flowd_list_executions",
-       "SELECT " FLOWD_EXECUTION_COLUMNS " FROM executions "
+       "SELECT " FLOWD_EXECUTION_COLUMNS " FROM execution_summaries "
        "WHERE ($1::text IS NULL OR workflow = $1::text) AND ($2::text IS NULL OR status = "
        "$2::text) "
        "AND ($3::bigint IS NULL OR started_at >= flowd_ts($3::bigint)) "
@@ -72,7 +74,7 @@ const std::vector<Statement>& store_statements() {
        "UPDATE executions SET owner = NULL, lease_until = NULL "
        "WHERE id = ANY($1::text[]) AND owner = $2"},
       {"flowd_list_resumable",
-       "SELECT " FLOWD_EXECUTION_COLUMNS " FROM executions "
+       "SELECT " FLOWD_EXECUTION_COLUMNS " FROM execution_summaries "
        "WHERE NOT terminal AND parent IS NULL AND (lease_until IS NULL OR lease_until < now()) "
        "ORDER BY started_at, id LIMIT $1"},
       {"flowd_claim_resumable",

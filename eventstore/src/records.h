@@ -17,6 +17,8 @@ namespace flowd::eventstore::detail {
 #define FLOWD_FOLD_EVENT_COLUMNS \
   "global_position, tx_id, stream_id, stream_version, type, step, attempt, occurred_at, data"
 
+// The select list decode_execution() expects, from the execution_summaries view (the executions
+// row with its stream's current version and latest step event).
 #define FLOWD_EXECUTION_COLUMNS                                                                 \
   "id, workflow, workflow_version, version, status, dedupe_key, started_at, ended_at, "         \
   "current_step, current_event, current_attempt, error, owner, lease_until, retry_of, parent, " \

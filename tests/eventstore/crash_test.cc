@@ -23,11 +23,14 @@ TEST_CASE("A backend killed mid-batch leaves no partial batch and the appender r
   StoreFixture fx;
   REQUIRE(fx.store->append_sync(request("blocked", 0, {started("w")})));
 
-  // Hold the executions row of "blocked": the appender's batch will stream its events, then wait
-  // on this lock while updating the projection, i.e. in the middle of its transaction.
+  // Another writer holds version 2 of "blocked" in an open transaction: the appender's batch will
+  // wait on that key of the events' unique index while copying its events, i.e. in the middle of
+  // its transaction.
   pqxx::connection locker(fx.db.url());
   pqxx::work lock_tx(locker);
-  lock_tx.exec("SELECT 1 FROM executions WHERE id = 'blocked' FOR UPDATE");
+  lock_tx.exec(
+      "INSERT INTO events (stream_id, stream_version, type, occurred_at, data) "
+      "VALUES ('execution-blocked', 2, 'StepScheduled', now(), '{}')");
 
   constexpr int kOthers = 10;
   std::vector<std::future<StoreResult<std::int64_t>>> results;
@@ -79,14 +82,14 @@ TEST_CASE("A backend killed mid-batch leaves no partial batch and the appender r
     }
   }
   CHECK(fx.count("SELECT count(*) FROM events WHERE stream_id = 'execution-blocked'") == 1);
-  CHECK(fx.count("SELECT version FROM executions WHERE id = 'blocked'") == 1);
+  CHECK(fx.count("SELECT version FROM streams WHERE stream_id = 'execution-blocked'") == 1);
   INFO(ok << " of " << kOthers << " were in other transactions");
 
   // The store reconnects: the rejected append goes through when retried.
   auto retried =
       fx.store->append_sync(request("blocked", 1, {step_event(EventType::kStepScheduled, "a", 0)}));
   CHECK(retried == 2);
-  CHECK(fx.count("SELECT version FROM executions WHERE id = 'blocked'") == 2);
+  CHECK(fx.count("SELECT version FROM streams WHERE stream_id = 'execution-blocked'") == 2);
 }
 
 }  // namespace

@@ -85,7 +85,7 @@ TEST_CASE("Group commit: many threads, every callback once, every event durable,
   CHECK(fx.count("SELECT count(*) FROM events") == kThreads * kExecutionsPerThread * per_stream);
   CHECK(fx.count("SELECT count(*) FROM (SELECT stream_id FROM events GROUP BY stream_id "
                  "HAVING count(*) <> max(stream_version) OR min(stream_version) <> 1) g") == 0);
-  CHECK(fx.count("SELECT count(*) FROM executions WHERE version = " + std::to_string(per_stream)) ==
+  CHECK(fx.count("SELECT count(*) FROM streams WHERE version = " + std::to_string(per_stream)) ==
         kThreads * kExecutionsPerThread);
   // Batched: 200 executions in flight share transactions.
   CHECK(stats.batches < stats.requests);

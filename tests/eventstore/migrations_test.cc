@@ -139,7 +139,7 @@ TEST_CASE("Migration 5 moves stream versions into executions and keeps `streams`
   db.query(
       "SET flowd.allow_delete = 'on'; DELETE FROM events WHERE stream_id = "
       "'execution-orphan'; DELETE FROM streams WHERE stream_id = 'execution-orphan'");
-  auto upgraded = migrate(db.url());
+  auto upgraded = migrate(db.url(), 5);
   REQUIRE(upgraded);
   CHECK(upgraded->applied == std::vector<int>{5});
   CHECK(db.query("SELECT stream_id || ':' || version FROM streams") == "execution-e-1:2");
@@ -155,6 +155,47 @@ TEST_CASE("Migration 5 moves stream versions into executions and keeps `streams`
   Event scheduled = Event::make(EventType::kStepScheduled, "b", 0);
   CHECK((*store)->append_sync(AppendRequest{"e-1", 2, {scheduled}}) == 3);
   CHECK(db.query("SELECT version FROM streams WHERE stream_id = 'execution-e-1'") == "3");
+}
+
+TEST_CASE("Migration 6 keeps executions readable: version and current step come from the stream",
+          "[eventstore][migrations][integration]") {
+  PostgresDatabase db;
+  REQUIRE(migrate(db.url(), 5));
+  // Written by flowd 5, which kept the current step in the row.
+  db.query(
+      "INSERT INTO executions (id, workflow, workflow_version, version, status, started_at, "
+      "current_step, current_event, current_attempt) "
+      "VALUES ('e-1', 'w', 1, 3, 'running', now(), 'a', 'StepStarted', 1)");
+  db.query(
+      "INSERT INTO events (stream_id, stream_version, type, step, attempt, occurred_at, data) "
+      "VALUES ('execution-e-1', 1, 'ExecutionStarted', NULL, NULL, now(), "
+      "'{\"workflow\": \"w\", \"version\": 1}'), "
+      "('execution-e-1', 2, 'StepScheduled', 'a', 1, now(), '{}'), "
+      "('execution-e-1', 3, 'StepStarted', 'a', 1, now(), '{}')");
+  auto upgraded = migrate(db.url());
+  REQUIRE(upgraded);
+  CHECK(upgraded->applied == std::vector<int>{6});
+
+  StoreOptions options;
+  options.url = db.url();
+  auto store = EventStore::open(options);
+  REQUIRE(store);
+  auto before = (*store)->get_execution("e-1");
+  REQUIRE(before);
+  REQUIRE(*before);
+  CHECK((*before)->version == 3);
+  CHECK((*before)->current_step == Json{{"step", "a"}, {"event", "StepStarted"}, {"attempt", 1}});
+  // An append moves the stream, not the row; readers see it through the view.
+  Event completed = Event::make(EventType::kStepCompleted, "a", 1);
+  CHECK((*store)->append_sync(AppendRequest{"e-1", 3, {completed}}) == 4);
+  CHECK(db.query("SELECT version FROM executions WHERE id = 'e-1'") == "3");
+  auto after = (*store)->get_execution("e-1");
+  REQUIRE(after);
+  REQUIRE(*after);
+  CHECK((*after)->version == 4);
+  CHECK((*after)->current_step["event"] == "StepCompleted");
+  CHECK(*(*store)->stream_version("e-1") == 4);
+  CHECK(db.query("SELECT version FROM streams WHERE stream_id = 'execution-e-1'") == "4");
 }
 
 TEST_CASE("An unreachable database is reported as unavailable", "[eventstore][migrations]") {
