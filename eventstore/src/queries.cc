@@ -65,11 +65,23 @@ const std::vector<Statement>& store_statements() {
        "UPDATE executions SET lease_until = now() + $3::bigint * interval '1 ms' "
        "WHERE id = $1 AND owner = $2 AND NOT terminal RETURNING id"},
       // Sub-workflow executions (parent set) run inside their parent's run, which adopts them
-      // after a resume: they are renewed with it but never resumed or claimed on their own.
+      // after a resume: they are renewed with it but never resumed or claimed on their own. An
+      // orphan (its parent ended) is not renewed: its lease lapses and claim_orphans closes it.
       {"flowd_renew_all",
-       "WITH r AS (UPDATE executions SET lease_until = now() + $2::bigint * interval '1 ms' "
-       " WHERE owner = $1 AND NOT terminal RETURNING id, parent) "
+       "WITH r AS (UPDATE executions e SET lease_until = now() + $2::bigint * interval '1 ms' "
+       " WHERE owner = $1 AND NOT terminal AND (parent IS NULL OR EXISTS "
+       "  (SELECT 1 FROM executions p WHERE p.id = e.parent AND NOT p.terminal)) "
+       " RETURNING id, parent) "
        "SELECT id FROM r WHERE parent IS NULL"},
+      // Running sub-workflow executions whose parent ended (or does not exist) and whose lease
+      // lapsed, oldest first (the partial index executions_children finds them).
+      {"flowd_claim_orphans",
+       "UPDATE executions e SET owner = $1, lease_until = now() + $2::bigint * interval '1 ms' "
+       "FROM (SELECT c.id FROM executions c WHERE c.parent IS NOT NULL AND NOT c.terminal "
+       "      AND (c.lease_until IS NULL OR c.lease_until < now()) "
+       "      AND NOT EXISTS (SELECT 1 FROM executions p WHERE p.id = c.parent AND NOT p.terminal) "
+       "      ORDER BY c.started_at, c.id LIMIT $3 FOR UPDATE OF c SKIP LOCKED) o "
+       "WHERE e.id = o.id RETURNING e.id"},
       {"flowd_release",
        "UPDATE executions SET owner = NULL, lease_until = NULL "
        "WHERE id = ANY($1::text[]) AND owner = $2"},
@@ -293,6 +305,20 @@ StoreResult<std::vector<std::string>> EventStore::claim_resumable(const std::str
         pqxx::work tx(conn);
         const auto rows =
             tx.exec_prepared("flowd_claim_resumable", owner, millis(ttl), clamp_limit(limit));
+        tx.commit();
+        return ids_of(rows);
+      });
+}
+
+StoreResult<std::vector<std::string>> EventStore::claim_orphans(const std::string& owner,
+                                                                std::chrono::milliseconds ttl,
+                                                                std::size_t limit) {
+  if (owner.empty()) return store_fail(errc::invalid_argument, "claim_orphans: empty owner");
+  return impl_->pool.run<std::vector<std::string>>(
+      "claim_orphans", [&](pqxx::connection& conn) -> StoreResult<std::vector<std::string>> {
+        pqxx::work tx(conn);
+        const auto rows =
+            tx.exec_prepared("flowd_claim_orphans", owner, millis(ttl), clamp_limit(limit));
         tx.commit();
         return ids_of(rows);
       });

@@ -12,27 +12,41 @@ namespace asio = boost::asio;
 
 // The engine's view of the store: appends go straight to it (group-committed, answered on the
 // appender's thread) and tell on_durable about each event once durable; reads, which block, run
-// on the worker thread.
+// on the worker thread. It counts the appends the store has not answered yet: their callbacks
+// reach into this runner (its io_context), so stop() waits for them.
 class DurableRunner::RunnerLog : public EventLog {
  public:
   explicit RunnerLog(DurableRunner& runner) : runner_(runner) {}
 
   void append(AppendRequest request, AppendCallback done) override {
-    if (!runner_.options_.on_durable)
-      return runner_.store_.append(std::move(request), std::move(done));
+    {
+      std::lock_guard lock(mutex_);
+      ++unanswered_;
+    }
     // Only what the observers read (type, step, attempt, data's durationMs) is kept.
-    auto copies = std::make_shared<std::vector<Event>>();
-    copies->reserve(request.events.size());
-    for (const auto& e : request.events) {
-      Event copy = Event::make(e.type, e.step, e.attempt, Json::object());
-      if (auto d = e.data.find("durationMs"); d != e.data.end()) copy.data["durationMs"] = *d;
-      copies->push_back(std::move(copy));
+    std::shared_ptr<std::vector<Event>> copies;
+    if (runner_.options_.on_durable) {
+      copies = std::make_shared<std::vector<Event>>();
+      copies->reserve(request.events.size());
+      for (const auto& e : request.events) {
+        Event copy = Event::make(e.type, e.step, e.attempt, Json::object());
+        if (auto d = e.data.find("durationMs"); d != e.data.end()) copy.data["durationMs"] = *d;
+        copies->push_back(std::move(copy));
+      }
     }
     runner_.store_.append(std::move(request), [this, copies, done = std::move(done)](auto result) {
-      if (result)
+      if (result && copies)
         for (const auto& e : *copies) runner_.options_.on_durable(e);
       done(std::move(result));
+      std::lock_guard lock(mutex_);
+      if (--unanswered_ == 0) answered_.notify_all();
     });
+  }
+
+  // Blocks until the store answered every append (it answers each one, if only with an error).
+  void wait_answered() {
+    std::unique_lock lock(mutex_);
+    answered_.wait(lock, [&] { return unanswered_ == 0; });
   }
 
   void load(const std::string& execution_id, LoadCallback done) override {
@@ -53,6 +67,9 @@ class DurableRunner::RunnerLog : public EventLog {
 
  private:
   DurableRunner& runner_;
+  std::mutex mutex_;
+  std::condition_variable answered_;
+  std::size_t unanswered_ = 0;  // GUARDED_BY(mutex_)
 };
 
 DurableRunner::DurableRunner(eventstore::EventStore& store, eventstore::CommandQueue& commands,
@@ -106,6 +123,9 @@ bool DurableRunner::stop(std::chrono::milliseconds grace) {
   work_.reset();
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
+  // Runs that did not finish in time still have appends in the store, whose callbacks post to
+  // io_: the store may outlive this runner.
+  log_->wait_answered();
   return drained;
 }
 
@@ -147,6 +167,7 @@ void DurableRunner::worker_loop() {
       // Renewing also finds executions leased to this instance that it does not run yet (started
       // through a store owned by this instance and not offered, or offered beyond max_waiting).
       recover_owned();
+      close_orphans();
       next_renew = now + std::min<std::chrono::milliseconds>(options_.lease_ttl / 3,
                                                              std::chrono::milliseconds(1000));
     }
@@ -229,6 +250,31 @@ void DurableRunner::recover_owned() {
   } else {
     log("info", "gave back leases of executions waiting for room",
         {{"executions", give_back.size()}});
+  }
+}
+
+void DurableRunner::close_orphans() {
+  // A child's parent ended without it: nobody will run the child again (children run inside their
+  // parent's run), and its result has nowhere to go. End it as the parent's run would have.
+  auto orphans = store_.claim_orphans(options_.owner, options_.lease_ttl);
+  if (!orphans) {
+    log("warn", "cannot look for orphaned sub-workflows: " + orphans.error().message);
+    return;
+  }
+  for (const std::string& id : *orphans) {
+    auto version = store_.stream_version(id);
+    if (!version) {
+      log("warn", "cannot read orphaned sub-workflow: " + version.error().message,
+          {{"execution", id}});
+      continue;
+    }
+    Event cancelled = Event::make(EventType::kExecutionCancelled, {}, 0,
+                                  {{"reason", "its parent execution ended before it did"}});
+    if (auto r = store_.append_sync(AppendRequest{id, *version, {cancelled}}); !r) {
+      log("warn", "cannot cancel orphaned sub-workflow: " + r.error().message, {{"execution", id}});
+      continue;
+    }
+    log("info", "cancelled a sub-workflow execution whose parent had ended", {{"execution", id}});
   }
 }
 

@@ -3,7 +3,8 @@
 // (new ones started through the store, and those whose owner's lease lapsed), folds their events
 // (from the newest snapshot), and continues them on an Engine whose EventLog is the PostgreSQL
 // event store. It renews its leases, stores snapshots, and applies operator commands (pause,
-// resume, cancel) to the executions it owns.
+// resume, cancel) to the executions it owns. Sub-workflow executions left running after their
+// parent ended (an instance died in between) it cancels, so every execution reaches an end.
 //
 // Threads: one io_context thread drives the Engine (never blocks); one worker thread makes every
 // blocking store call (claim, load, renew, snapshot, commands) and posts results to the engine.
@@ -66,6 +67,7 @@ class DurableRunner {
   void worker_loop();
   void claim_and_resume();
   void recover_owned();
+  void close_orphans();
   void resume_all(const std::vector<std::string>& ids);
   // Starts `state` on the engine (worker thread); false when the definition cannot be had.
   bool run_state(ExecutionState state);
@@ -82,7 +84,7 @@ class DurableRunner {
   class RunnerLog;
 
   eventstore::EventStore& store_;
-  std::unique_ptr<EventLog> log_;  // the engine's: store_, observed, reads on the worker
+  std::unique_ptr<RunnerLog> log_;  // the engine's: store_, observed, reads on the worker
   eventstore::CommandQueue& commands_;
   DurableRunnerOptions options_;
   DefinitionCache definitions_;

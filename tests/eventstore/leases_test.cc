@@ -130,6 +130,42 @@ TEST_CASE("Sub-workflow executions are renewed with their owner but never claime
   CHECK(fx.store->renew("p.call.1", "a", kLive) == true);
 }
 
+TEST_CASE(
+    "Orphaned sub-workflow executions are not renewed and are claimed once their lease lapsed",
+    "[eventstore][leases][integration]") {
+  StoreFixture fx;
+  auto child_of = [](const std::string& parent) {
+    Event child = started("child");
+    child.data["parent"] = {{"execution", parent}, {"step", "call"}};
+    return child;
+  };
+  for (const char* parent : {"p", "r"}) {
+    REQUIRE(fx.store->start_execution_sync(request(parent, 0, {started("w")})));
+    const std::string child = std::string(parent) + ".call.1";
+    REQUIRE(fx.store->start_execution_sync(request(child, 0, {child_of(parent)})));
+    REQUIRE(fx.store->claim(child, "a", kLive) == true);
+  }
+  // A child whose parent is unknown, never leased.
+  REQUIRE(fx.store->start_execution_sync(request("q.call.1", 0, {child_of("q")})));
+
+  // While p and r run, only q's child is an orphan.
+  CHECK(fx.store->claim_orphans("b", kLive) == std::vector<std::string>{"q.call.1"});
+  CHECK(fx.store->claim_orphans("b", kLive) == std::vector<std::string>{});
+
+  // p ends: its child is an orphan, but its live lease still protects it.
+  REQUIRE(fx.store->append_sync(request("p", 1, {completed()})));
+  CHECK(fx.store->claim_orphans("b", kLive) == std::vector<std::string>{});
+  // Renewing a's leases (here: into the past) moves r's child only; p's child keeps its lease.
+  CHECK(fx.store->renew_all("a", kLapsed) == std::vector<std::string>{});
+  CHECK(fx.store->claim_orphans("b", kLive) == std::vector<std::string>{});
+  // Once p's child's lease lapses it is claimed, once; r's child (lapsed too) is not an orphan.
+  REQUIRE(fx.store->claim("p.call.1", "a", kLapsed) == true);
+  CHECK(fx.store->claim_orphans("b", kLive) == std::vector<std::string>{"p.call.1"});
+  CHECK(fx.store->claim_orphans("c", kLive) == std::vector<std::string>{});
+  CHECK(fx.store->get_execution("p.call.1")->value().owner == std::optional<std::string>("b"));
+  CHECK(fx.store->get_execution("r.call.1")->value().owner == std::optional<std::string>("a"));
+}
+
 TEST_CASE("release gives back several leases at once, only the caller's",
           "[eventstore][leases][integration]") {
   StoreFixture fx;

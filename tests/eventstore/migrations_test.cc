@@ -172,7 +172,7 @@ TEST_CASE("Migration 6 keeps executions readable: version and current step come 
       "'{\"workflow\": \"w\", \"version\": 1}'), "
       "('execution-e-1', 2, 'StepScheduled', 'a', 1, now(), '{}'), "
       "('execution-e-1', 3, 'StepStarted', 'a', 1, now(), '{}')");
-  auto upgraded = migrate(db.url());
+  auto upgraded = migrate(db.url(), 6);
   REQUIRE(upgraded);
   CHECK(upgraded->applied == std::vector<int>{6});
 

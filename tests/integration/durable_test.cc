@@ -209,3 +209,47 @@ spec:
   CHECK(state->steps.at("call").attempts == 2);
   second.runner->stop(std::chrono::seconds(5));
 }
+
+TEST_CASE("A sub-workflow execution whose parent ended without it is cancelled, not run",
+          "[integration][durable][subworkflow]") {
+  flowd::testing::PostgresDatabase db;
+  Node node(db.url(), "node-1", std::chrono::milliseconds(500));
+  auto child_definition = apply_yaml(*node.store, R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: orphan-child, version: 1}
+spec:
+  steps:
+    - {id: a, type: transform, with: {x: 1}}
+)");
+  auto parent_definition = apply_yaml(*node.store, R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: orphan-parent, version: 1}
+spec:
+  steps:
+    - {id: call, type: workflow, with: {ref: orphan-child@1}}
+)");
+  // What an instance that died between the parent's end and its child's leaves behind.
+  auto parent = start_durable(*node.store, *parent_definition, Json::object());
+  Event parent_cancelled =
+      Event::make(EventType::kExecutionCancelled, {}, 0, {{"reason", "operator"}});
+  REQUIRE(node.store->append_sync(AppendRequest{parent.execution_id, 1, {parent_cancelled}}));
+  StartOptions options;
+  options.execution_id = parent.execution_id + ".call.1";
+  options.parent_execution = parent.execution_id;
+  options.parent_step = "call";
+  Event child_started = started_event(*child_definition, options);
+  REQUIRE(
+      node.store->start_execution_sync(AppendRequest{options.execution_id, 0, {child_started}}));
+
+  node.runner->start();
+  REQUIRE(eventually(
+      [&] { return status_of(*node.store, options.execution_id) == ExecutionStatus::kCancelled; }));
+  const std::string stream = "'execution-" + options.execution_id + "'";
+  CHECK(db.query("SELECT data->>'reason' FROM events WHERE type = 'ExecutionCancelled' AND "
+                 "stream_id = " +
+                 stream) == "its parent execution ended before it did");
+  CHECK(db.query("SELECT count(*) FROM events WHERE type = 'StepStarted' AND stream_id = " +
+                 stream) == "0");
+  CHECK(status_of(*node.store, parent.execution_id) == ExecutionStatus::kCancelled);
+  node.runner->stop(std::chrono::seconds(5));
+}

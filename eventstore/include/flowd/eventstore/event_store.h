@@ -140,8 +140,9 @@ class EventStore final : public EventLog {
   // Extends the lease when `owner` still holds it (false: lost to another instance).
   StoreResult<bool> renew(const std::string& execution_id, const std::string& owner,
                           std::chrono::milliseconds ttl);
-  // Extends every lease `owner` holds on non-terminal executions; returns the ids of those that
-  // are no sub-workflow executions (a child runs inside its parent's run, which adopts it).
+  // Extends every lease `owner` holds on non-terminal executions, except orphans (sub-workflow
+  // executions whose parent ended); returns the ids of those that are no sub-workflow executions
+  // (a child runs inside its parent's run, which adopts it).
   StoreResult<std::vector<std::string>> renew_all(const std::string& owner,
                                                   std::chrono::milliseconds ttl);
   // Gives up `owner`'s leases on these executions (others' leases are left alone).
@@ -155,6 +156,12 @@ class EventStore final : public EventLog {
   StoreResult<std::vector<std::string>> claim_resumable(const std::string& owner,
                                                         std::chrono::milliseconds ttl,
                                                         std::size_t limit = 100);
+  // Claims up to `limit` orphans — non-terminal sub-workflow executions whose parent ended (or is
+  // unknown) and whose lease lapsed or was never taken — for `owner`, who is to end them (SKIP
+  // LOCKED, oldest first); returns their ids.
+  StoreResult<std::vector<std::string>> claim_orphans(const std::string& owner,
+                                                      std::chrono::milliseconds ttl,
+                                                      std::size_t limit = 100);
 
   // --- definition registry ---------------------------------------------------------------------
 
