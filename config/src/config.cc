@@ -495,7 +495,9 @@ const std::vector<Setting>& setting_table() {
        }},
       {"database", "poolSize", "connections in the pool (1..1000)",
        int_field<int>([](Config& c) -> int& { return c.database.pool_size; }, 1, 1000)},
-      {"engine", "threads", "threads running executions (1..1024; default: the CPU count)",
+      {"engine", "threads",
+       "reserved (1..1024; default: the CPU count): flowd runs executions on one engine thread "
+       "for now, which is not its limit",
        int_field<int>([](Config& c) -> int& { return c.engine.threads; }, 1, 1024)},
       {"engine", "maxInFlight", "executions running at once on this instance (1..1000000)",
        int_field<int>([](Config& c) -> int& { return c.engine.max_in_flight; }, 1, 1'000'000)},
