@@ -190,7 +190,33 @@ TEST_CASE("The executions projection follows the events and agrees with the fold
     if (c.status == ExecutionStatus::kFailed) {
       CHECK(record.error == error);
     }
+    // The row itself is written only by lifecycle events; once ended, its version is exact
+    // (retention counts events with it).
+    if (c.ended) {
+      CHECK(fx.count(std::string("SELECT version FROM executions WHERE id = '") + c.id + "'") ==
+            version);
+    }
   }
+}
+
+TEST_CASE("An append after an execution ended keeps its row's version exact",
+          "[eventstore][projection][integration]") {
+  StoreFixture fx;
+  REQUIRE(fx.store->append_sync(request("e-1", 0, {started("w")})) == 1);
+  REQUIRE(fx.store->append_sync(request("e-1", 1, {step_event(EventType::kStepStarted, "a", 1)})) ==
+          2);
+  CHECK(fx.count("SELECT version FROM executions WHERE id = 'e-1'") == 1);  // not per append
+  REQUIRE(fx.store->append_sync(request("e-1", 2, {completed()})) == 3);
+  CHECK(fx.count("SELECT version FROM executions WHERE id = 'e-1'") == 3);
+  // A late event (a step that finished after the end) still moves the ended row.
+  REQUIRE(fx.store->append_sync(
+              request("e-1", 3, {step_event(EventType::kStepCompleted, "a", 1)})) == 4);
+  CHECK(fx.count("SELECT version FROM executions WHERE id = 'e-1'") == 4);
+  auto record = fx.store->get_execution("e-1");
+  REQUIRE(record);
+  REQUIRE(*record);
+  CHECK((*record)->status == ExecutionStatus::kCompleted);
+  CHECK((*record)->version == 4);
 }
 
 TEST_CASE("Starts record lineage and the starter's lease",
