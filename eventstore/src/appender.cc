@@ -59,7 +59,8 @@ constexpr const char* kWriteProjection =
     " FROM unnest($15::text[], $16::bigint[], $17::text[], $18::bool[], $19::bigint[], "
     "  $20::jsonb[]) AS u(id, version, status, terminal, ended, error) "
     " WHERE e.id = u.id RETURNING 1) "
-    "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), pg_notify($21, '')";
+    "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), "
+    " (SELECT epoch FROM retention_epoch WHERE only_row), pg_notify($21, '')";
 
 // Adds the microseconds since `since` to `counter` and restarts `since`.
 void lap(std::atomic<std::uint64_t>& counter, std::chrono::steady_clock::time_point& since) {
@@ -169,6 +170,14 @@ void Appender::connect_lane(Lane& lane) {
   // rows): a scan per batch, 13 ms at 20,000 rows, growing with the table. Index lookups always
   // win here. (Constant text; this connection runs nothing else.)
   pqxx::nontransaction(*lane.conn).exec("SET enable_seqscan = off");
+  // A sequential scan that setting could not avoid still costs 1e10 and so made PostgreSQL JIT-
+  // compile the statement at every batch (0.4 s each: a one-row table read without its key).
+  // Statements of a few milliseconds never gain from JIT.
+  pqxx::nontransaction(*lane.conn).exec("SET jit = off");
+  // A COPY waits for another writer's uncommitted event with the same (stream, version). Should
+  // that writer hang with its transaction open, give up after a while instead of holding every
+  // caller of the batch (and a stopping runner waiting for their answers) for ever.
+  pqxx::nontransaction(*lane.conn).exec("SET lock_timeout = '30s'");
   lane.conn->prepare("flowd_read_versions", kReadVersions);
   lane.conn->prepare("flowd_write_projection", kWriteProjection);
 }
@@ -273,6 +282,7 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
   // 1. The current version of every stream: from the cache when each stream's first request
   //    agrees with it (or, for a stream the cache does not know, starts it), else read.
   std::unordered_map<std::string, StreamState> streams;  // by execution id
+  bool from_cache = false;  // some stream's version came from the cache
   std::vector<std::optional<std::string>> keys(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const AppendRequest& request = batch[i].request;
@@ -286,6 +296,7 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
       if (cached->second == request.expected_version) {
         state.version = cached->second;
         state.known = true;
+        from_cache = true;
       }
     } else if (request.expected_version == 0 &&
                request.events.front().type == EventType::kExecutionStarted) {
@@ -438,8 +449,12 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
     return;
   }
 
-  // 3. The projection, the events (whose unique (stream_id, stream_version) checks every version
-  //    decided above: a stream another writer moved fails the COPY), the notification.
+  // 3. The events, whose unique (stream_id, stream_version) checks every version decided above
+  //    (a stream another writer moved fails the COPY); then the projection, the notification and
+  //    the retention epoch.
+  copy.pop_back();  // the last newline
+  copy_rows(tx, "events", kEventColumns, copy);
+  lap(copy_us_, clock);
   {
     ArrayLiteral ins[12];
     ArrayLiteral upd[6];
@@ -482,18 +497,23 @@ void Appender::write_batch(Lane& lane, std::vector<PendingAppend>& batch,
     if (row[0].as<std::size_t>() != inserts || row[1].as<std::size_t>() != updates) {
       throw RaceLost();
     }
+    // Retention deleted events since this lane last looked: a cached version may belong to a
+    // stream that ended and lost its events, where the COPY collides with nothing.
+    if (const auto epoch = row[2].as<std::int64_t>(); epoch != lane.retention_epoch) {
+      const bool stale = from_cache;
+      lane.version_cache.clear();
+      lane.retention_epoch = epoch;
+      if (stale) throw RaceLost();
+    }
   }
   lap(projection_us_, clock);
-  copy.pop_back();  // the last newline
-  copy_rows(tx, "events", kEventColumns, copy);
-  lap(copy_us_, clock);
   tx.commit();
   lap(commit_us_, clock);
 
   if (lane.version_cache.size() > kMaxCachedVersions / lanes_.size()) lane.version_cache.clear();
   for (const auto& [id, d] : deltas) {
-    if (d.terminal) {
-      lane.version_cache.erase(id);  // no more appends expected
+    if (d.terminal || streams[id].ended) {
+      lane.version_cache.erase(id);  // no more appends expected; a late one reads `ended` again
     } else {
       lane.version_cache[id] = d.version;
     }

@@ -15,9 +15,10 @@
 //   2. decide per request in queue order: expected version == current -> accepted (versions
 //      assigned, later requests of the same stream chain on it); otherwise conflict; a used dedupe
 //      key -> duplicate. Rejected requests write nothing;
-//   3. one statement writes the executions projection: INSERT the rows of new executions (ON
-//      CONFLICT DO NOTHING), UPDATE those that change status or end, NOTIFY; then COPY the events,
-//      whose UNIQUE (stream_id, stream_version) checks every version decided in 2; COMMIT;
+//   3. COPY the events, whose UNIQUE (stream_id, stream_version) checks every version decided in
+//      2; then one statement writes the executions projection (INSERT the rows of new executions
+//      ON CONFLICT DO NOTHING, UPDATE those that change status or end), NOTIFYs and reads the
+//      retention epoch (a purge since the last batch makes cached versions unsafe); COMMIT;
 //   4. run every callback once.
 //
 // A unique violation on the events means the cache or the read was stale: another writer got
@@ -76,9 +77,11 @@ class Appender {
     std::size_t queued_events = 0;           // GUARDED_BY(mutex)
     bool stopping = false;                   // GUARDED_BY(mutex)
     std::unique_ptr<pqxx::connection> conn;  // lane thread only
-    // Stream versions this lane committed (execution id -> version), lane thread only. A hint:
-    // every version decided from it is verified by the conditional UPDATE.
+    // Stream versions this lane committed (execution id -> version) of executions that had not
+    // ended, lane thread only. A hint: every version decided from it is verified by the events'
+    // unique index, and the whole cache is dropped when retention ran (retention_epoch).
     std::unordered_map<std::string, std::int64_t> version_cache;
+    std::int64_t retention_epoch = -1;  // as last read; -1: not yet
     // The COPY text of the batch being written, reused: growing a fresh string of hundreds of KB
     // per batch made malloc consolidate its free lists every time (perf of durable_bench).
     std::string copy_buffer;

@@ -124,6 +124,7 @@ const std::vector<Statement>& store_statements() {
        "ORDER BY ended_at LIMIT $2 FOR UPDATE SKIP LOCKED"},
       {"flowd_retention_events", "DELETE FROM events WHERE stream_id = ANY($1::text[])"},
       {"flowd_retention_snapshots", "DELETE FROM snapshots WHERE execution_id = ANY($1::text[])"},
+      {"flowd_retention_epoch", "UPDATE retention_epoch SET epoch = epoch + 1"},
       {"flowd_retention_mark",
        "UPDATE executions SET purged_at = now() WHERE id = ANY($1::text[])"},
   };
@@ -453,6 +454,8 @@ StoreResult<RetentionReport> EventStore::purge(const RetentionRequest& request) 
           const auto events = tx.exec_prepared("flowd_retention_events", streams.str());
           const auto snapshots = tx.exec_prepared("flowd_retention_snapshots", ids.str());
           tx.exec_prepared("flowd_retention_mark", ids.str());
+          // Appenders that decide from cached versions notice and read again (migration 0008).
+          tx.exec_prepared("flowd_retention_epoch");
           tx.commit();
           report.events += events.affected_rows();
           report.snapshots += snapshots.affected_rows();

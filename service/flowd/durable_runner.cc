@@ -34,13 +34,18 @@ class DurableRunner::RunnerLog : public EventLog {
         copies->push_back(std::move(copy));
       }
     }
-    runner_.store_.append(std::move(request), [this, copies, done = std::move(done)](auto result) {
-      if (result && copies)
-        for (const auto& e : *copies) runner_.options_.on_durable(e);
-      done(std::move(result));
-      std::lock_guard lock(mutex_);
-      if (--unanswered_ == 0) answered_.notify_all();
-    });
+    runner_.store_.append(std::move(request),
+                          [this, copies, done = std::move(done)](auto result) mutable {
+                            if (result && copies)
+                              for (const auto& e : *copies) runner_.options_.on_durable(e);
+                            // The engine's callback holds its run, whose destructor needs the
+                            // io_context: release it before stop() may go on to destroy them.
+                            AppendCallback answer = std::move(done);
+                            answer(std::move(result));
+                            answer = nullptr;
+                            std::lock_guard lock(mutex_);
+                            if (--unanswered_ == 0) answered_.notify_all();
+                          });
   }
 
   // Blocks until the store answered every append (it answers each one, if only with an error).

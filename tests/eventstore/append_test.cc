@@ -215,6 +215,33 @@ TEST_CASE("A store whose cached version is stale detects the other writer",
   CHECK(a.appender_stats().cached_batches > 0);
 }
 
+TEST_CASE("A cached version is not trusted once retention removed the stream's events",
+          "[eventstore][append][concurrency][retention][integration]") {
+  // a decides from its cache; b ends the execution and purges it, so a's next version would
+  // collide with nothing in the events' unique index.
+  StoreFixture fx;
+  auto b = fx.open();
+  auto& a = *fx.store;
+  REQUIRE(a.append_sync(request("e-1", 0, {started("w")})) == 1);
+  REQUIRE(a.append_sync(request("e-1", 1, {step_event(EventType::kStepStarted, "x", 1)})) == 2);
+  REQUIRE(b->append_sync(request("e-1", 2, {completed()})) == 3);
+  RetentionRequest purge;
+  purge.older_than = std::chrono::milliseconds(0);
+  auto purged = b->purge(purge);
+  REQUIRE(purged);
+  REQUIRE(purged->executions == 1);
+  REQUIRE(fx.count("SELECT count(*) FROM events WHERE stream_id = 'execution-e-1'") == 0);
+
+  auto stale = a.append_sync(request("e-1", 2, {step_event(EventType::kStepCompleted, "x", 1)}));
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().is(errc::conflict));
+  CHECK_THAT(stale.error().message, Catch::Contains("at version 3"));
+  CHECK(fx.count("SELECT count(*) FROM events WHERE stream_id = 'execution-e-1'") == 0);
+  // Other streams of a's cache keep working (decided again from reads).
+  REQUIRE(a.append_sync(request("e-2", 0, {started("w")})) == 1);
+  CHECK(a.append_sync(request("e-2", 1, {step_event(EventType::kStepStarted, "x", 1)})) == 2);
+}
+
 TEST_CASE("A request PostgreSQL rejects as data fails alone; its batch-mates are written",
           "[eventstore][append][integration]") {
   StoreFixture fx;

@@ -212,11 +212,15 @@ TEST_CASE("An append after an execution ended keeps its row's version exact",
   REQUIRE(fx.store->append_sync(
               request("e-1", 3, {step_event(EventType::kStepCompleted, "a", 1)})) == 4);
   CHECK(fx.count("SELECT version FROM executions WHERE id = 'e-1'") == 4);
+  // And so does the next one: an ended stream is never decided from the version cache.
+  REQUIRE(fx.store->append_sync(
+              request("e-1", 4, {step_event(EventType::kStepCompleted, "b", 1)})) == 5);
+  CHECK(fx.count("SELECT version FROM executions WHERE id = 'e-1'") == 5);
   auto record = fx.store->get_execution("e-1");
   REQUIRE(record);
   REQUIRE(*record);
   CHECK((*record)->status == ExecutionStatus::kCompleted);
-  CHECK((*record)->version == 4);
+  CHECK((*record)->version == 5);
 }
 
 TEST_CASE("Starts record lineage and the starter's lease",
