@@ -150,6 +150,22 @@ std::vector<std::string> ids_of(const pqxx::result& rows) {
   return ids;
 }
 
+// Runs the claim statement `flowd_<what>` (owner, ttl, limit) and returns the claimed ids.
+StoreResult<std::vector<std::string>> claim_batch(detail::ConnectionPool& pool,
+                                                  const std::string& what, const std::string& owner,
+                                                  std::chrono::milliseconds ttl,
+                                                  std::size_t limit) {
+  if (owner.empty()) return store_fail(errc::invalid_argument, what + ": empty owner");
+  const std::string statement = "flowd_" + what;
+  return pool.run<std::vector<std::string>>(
+      what, [&](pqxx::connection& conn) -> StoreResult<std::vector<std::string>> {
+        pqxx::work tx(conn);
+        const auto rows = tx.exec_prepared(statement, owner, millis(ttl), clamp_limit(limit));
+        tx.commit();
+        return ids_of(rows);
+      });
+}
+
 // Page token: "<started_at micros>:<id>" of the last row of the previous page.
 std::optional<std::pair<std::int64_t, std::string>> parse_page_token(const std::string& token) {
   const auto colon = token.find(':');
@@ -300,29 +316,13 @@ StoreResult<std::vector<ExecutionRecord>> EventStore::list_resumable(std::size_t
 StoreResult<std::vector<std::string>> EventStore::claim_resumable(const std::string& owner,
                                                                   std::chrono::milliseconds ttl,
                                                                   std::size_t limit) {
-  if (owner.empty()) return store_fail(errc::invalid_argument, "claim_resumable: empty owner");
-  return impl_->pool.run<std::vector<std::string>>(
-      "claim_resumable", [&](pqxx::connection& conn) -> StoreResult<std::vector<std::string>> {
-        pqxx::work tx(conn);
-        const auto rows =
-            tx.exec_prepared("flowd_claim_resumable", owner, millis(ttl), clamp_limit(limit));
-        tx.commit();
-        return ids_of(rows);
-      });
+  return claim_batch(impl_->pool, "claim_resumable", owner, ttl, limit);
 }
 
 StoreResult<std::vector<std::string>> EventStore::claim_orphans(const std::string& owner,
                                                                 std::chrono::milliseconds ttl,
                                                                 std::size_t limit) {
-  if (owner.empty()) return store_fail(errc::invalid_argument, "claim_orphans: empty owner");
-  return impl_->pool.run<std::vector<std::string>>(
-      "claim_orphans", [&](pqxx::connection& conn) -> StoreResult<std::vector<std::string>> {
-        pqxx::work tx(conn);
-        const auto rows =
-            tx.exec_prepared("flowd_claim_orphans", owner, millis(ttl), clamp_limit(limit));
-        tx.commit();
-        return ids_of(rows);
-      });
+  return claim_batch(impl_->pool, "claim_orphans", owner, ttl, limit);
 }
 
 // --- definition registry -----------------------------------------------------------------------
