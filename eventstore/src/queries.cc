@@ -55,11 +55,16 @@ const std::vector<Statement>& store_statements() {
        "AND ($4::bigint IS NULL OR (started_at, id) < (flowd_ts($4::bigint), $5::text)) "
        "ORDER BY started_at DESC, id DESC LIMIT $6"},
       {"flowd_find_dedupe_key", "SELECT id FROM executions WHERE dedupe_key = $1"},
+      // A sub-workflow execution runs inside its parent's run: whoever holds the parent's live
+      // lease may take the child's at once (the previous owner lost the parent, so it no longer
+      // runs the child, even if the child's own lease has not lapsed yet).
       {"flowd_claim",
-       "UPDATE executions SET owner = $2, lease_until = now() + $3::bigint * interval '1 ms' "
-       "WHERE id = $1 AND NOT terminal "
-       "AND (owner IS NULL OR owner = $2 OR lease_until IS NULL OR lease_until < now()) "
-       "RETURNING id"},
+       "UPDATE executions c SET owner = $2, lease_until = now() + $3::bigint * interval '1 ms' "
+       "WHERE c.id = $1 AND NOT c.terminal "
+       "AND (c.owner IS NULL OR c.owner = $2 OR c.lease_until IS NULL OR c.lease_until < now() "
+       "     OR EXISTS (SELECT 1 FROM executions p WHERE p.id = c.parent AND p.owner = $2 "
+       "                AND p.lease_until >= now())) "
+       "RETURNING c.id"},
       {"flowd_execution_exists", "SELECT 1 FROM executions WHERE id = $1"},
       {"flowd_renew",
        "UPDATE executions SET lease_until = now() + $3::bigint * interval '1 ms' "

@@ -130,6 +130,25 @@ TEST_CASE("Sub-workflow executions are renewed with their owner but never claime
   CHECK(fx.store->renew("p.call.1", "a", kLive) == true);
 }
 
+TEST_CASE("The owner of a parent takes its child's lease before the child's own lease lapses",
+          "[eventstore][leases][integration]") {
+  StoreFixture fx;
+  REQUIRE(fx.store->start_execution_sync(request("p", 0, {started("w")})));
+  Event child = started("child");
+  child.data["parent"] = {{"execution", "p"}, {"step", "call"}};
+  REQUIRE(fx.store->start_execution_sync(request("p.call.1", 0, {child})));
+  // node-1 ran both; its parent lease lapsed first, its child lease is still live.
+  REQUIRE(fx.store->claim("p", "node-1", kLapsed) == true);
+  REQUIRE(fx.store->claim("p.call.1", "node-1", kLive) == true);
+
+  CHECK(fx.store->claim("p.call.1", "node-2", kLive) == false);  // not node-2's parent yet
+  REQUIRE(fx.store->claim("p", "node-2", kLive) == true);
+  CHECK(fx.store->claim("p.call.1", "node-2", kLive) == true);  // the parent's owner adopts it
+  CHECK(fx.store->get_execution("p.call.1")->value().owner == std::optional<std::string>("node-2"));
+  CHECK(fx.store->renew("p.call.1", "node-1", kLive) == false);  // node-1 lost it
+  CHECK(fx.store->claim("p.call.1", "node-1", kLive) == false);  // and cannot take it back
+}
+
 TEST_CASE(
     "Orphaned sub-workflow executions are not renewed and are claimed once their lease lapsed",
     "[eventstore][leases][integration]") {

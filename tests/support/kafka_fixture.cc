@@ -159,6 +159,32 @@ std::vector<triggers::Record> KafkaFixture::read(const std::string& topic, std::
   return out;
 }
 
+std::vector<std::int64_t> KafkaFixture::committed(const std::string& group,
+                                                  const std::string& topic, int partitions) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // A member of `group` that never subscribes: it only asks the coordinator (OffsetFetch).
+  for (const auto& [name, value] :
+       std::map<std::string, std::string>{{"bootstrap.servers", bootstrap()},
+                                          {"group.id", group},
+                                          {"enable.auto.commit", "false"}}) {
+    REQUIRE(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) ==
+            RD_KAFKA_CONF_OK);
+  }
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  REQUIRE(rk != nullptr);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+  const auto err = rd_kafka_committed(rk, list, 10000);
+  std::vector<std::int64_t> out;
+  for (int i = 0; i < list->cnt; ++i) out.push_back(list->elems[i].offset);
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  REQUIRE(err == RD_KAFKA_RESP_ERR_NO_ERROR);
+  return out;
+}
+
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {

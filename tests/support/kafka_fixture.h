@@ -46,6 +46,11 @@ class KafkaFixture {
   std::vector<triggers::Record> read(const std::string& topic, std::size_t count,
                                      std::chrono::milliseconds timeout = 20s);
 
+  // The offsets `group` has committed for partitions 0..partitions-1 of `topic` (the next offset
+  // a new member reads; RD_KAFKA_OFFSET_INVALID, -1001, where nothing was committed).
+  std::vector<std::int64_t> committed(const std::string& group, const std::string& topic,
+                                      int partitions);
+
  private:
   std::unique_ptr<triggers::EmbeddedBroker> broker_;
   std::shared_ptr<triggers::KafkaProducer> producer_;

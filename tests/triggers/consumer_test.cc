@@ -443,15 +443,24 @@ TEST_CASE("Two consumers in one group share the partitions without loss or doubl
   }
 }
 
-TEST_CASE("Broker errors and a broker outage lose nothing and deliver nothing twice",
-          "[integration][kafka][consumer][faults]") {
+// Kafka delivers at least once: a commit lost in an outage's aftermath (the coordinator gone, the
+// member thrown out of the group) hands its records to the next owner again, and the store's
+// dedupe key then starts nothing new (tests/kafka). What the consumer owes, and this test holds it
+// to: nothing is lost; within one assignment nothing is delivered twice; after a restart exactly
+// the records the group had not committed come again, and none that it had.
+TEST_CASE(
+    "Broker errors and a broker outage lose nothing and redeliver only what was not committed",
+    "[integration][kafka][consumer][faults]") {
   KafkaFixture kafka({}, 2);
   RecordingSink sink;
   auto config = kafka.consumer_config("g-faults", {kTopic});
   std::set<std::string> produced;
+  std::uint64_t rebalances_at_start = 0;
+  std::uint64_t rebalances_at_end = 0;
   {
     auto consumer = start_consumer(config, sink);
     REQUIRE(assigned(*consumer, 2));
+    rebalances_at_start = consumer->stats().rebalances;
     using namespace triggers;
     kafka.broker().push_request_errors(
         KafkaApi::kFetch, {kafka_error::kTransport, kafka_error::kNotLeaderForPartition,
@@ -475,27 +484,50 @@ TEST_CASE("Broker errors and a broker outage lose nothing and deliver nothing tw
       kafka.produce(kTopic, envelope(tag), "k" + tag);
       produced.insert(tag);
     }
-    REQUIRE(sink.wait_count(30));
-    REQUIRE(eventually([&] { return consumer->stats().started == 30; }));
-    // The injected commit errors are for the running phase (auto-commits); under load none may
-    // have been consumed yet. The final commit itself must ride out the outage's aftermath
-    // (waiting for the coordinator), which is what the second consumer below checks.
+    REQUIRE(sink.wait([&](const auto& all) {
+      std::set<std::string> got;
+      for (const auto& s : all) got.insert(tag_of(s));
+      return got == produced;
+    }));
+    REQUIRE(eventually([&] { return consumer->stats().started == sink.all().size(); }));
     kafka.broker().clear_request_errors(KafkaApi::kOffsetCommit);
+    rebalances_at_end = consumer->stats().rebalances;
     consumer->stop();
   }
   std::set<std::string> got;
-  for (const auto& [coordinates, n] : sink.counts()) {
-    INFO(coordinates);
-    CHECK(n == 1);
-  }
   for (const auto& s : sink.all()) got.insert(tag_of(s));
-  CHECK(got == produced);
+  CHECK(got == produced);  // nothing lost
+  // A second delivery within the session needs a new assignment in between (the outage can cost
+  // the member its place in the group); without one, every record came exactly once.
+  for (const auto& [coordinates, n] : sink.counts()) {
+    INFO(coordinates << " delivered " << n << " times; rebalances " << rebalances_at_start << " -> "
+                     << rebalances_at_end);
+    CHECK((n == 1 || (n == 2 && rebalances_at_end > rebalances_at_start)));
+  }
 
+  const auto committed = kafka.committed("g-faults", kTopic, 2);
+  std::set<std::string> not_committed;
+  for (const auto& s : sink.all()) {
+    if (s.record->offset >= committed.at(static_cast<std::size_t>(s.record->partition)))
+      not_committed.insert(tag_of(s));
+  }
   RecordingSink after;
   auto consumer = start_consumer(config, after);
   auto tags = markers_only(kafka, after, 2);
-  std::sort(tags.begin(), tags.end());
-  CHECK(tags == sorted_markers(2));
+  std::set<std::string> redelivered;
+  std::vector<std::string> markers;
+  for (const auto& tag : tags) {
+    if (tag.rfind("marker-", 0) == 0) {
+      markers.push_back(tag);
+    } else {
+      redelivered.insert(tag);
+    }
+  }
+  std::sort(markers.begin(), markers.end());
+  CHECK(markers == sorted_markers(2));
+  INFO("committed offsets " << committed.at(0) << ", " << committed.at(1));
+  CHECK(redelivered == not_committed);
+  CHECK(after.all().size() == redelivered.size() + markers.size());  // each once
 }
 
 TEST_CASE("New routes subscribe the consumer to their topics", "[integration][kafka][consumer]") {

@@ -134,7 +134,9 @@ class EventStore final : public EventLog {
   // --- leases: which instance runs an execution ------------------------------------------------
 
   // Takes the lease when the execution is not terminal and unowned, owned by `owner`, or its
-  // lease lapsed. false when another owner holds a live lease; not_found when it does not exist.
+  // lease lapsed — or, for a sub-workflow execution, when `owner` holds its parent's live lease
+  // (the parent's run drives the child). false when another owner holds a live lease; not_found
+  // when it does not exist.
   StoreResult<bool> claim(const std::string& execution_id, const std::string& owner,
                           std::chrono::milliseconds ttl);
   // Extends the lease when `owner` still holds it (false: lost to another instance).
