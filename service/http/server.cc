@@ -452,7 +452,7 @@ void Session::handle() {
     current_ = info;
   }
 
-  if (!server_->token.empty()) {
+  if (!server_->token.empty() && !(match.handler && match.is_public)) {
     auto given = bearer_token(request->header("Authorization"));
     if (given.empty())
       return answer(info,
@@ -558,9 +558,19 @@ void Session::finish_exchange(const ExchangeInfo& info, unsigned status, std::si
     if (!sse) server_->durations.with({method, info.route}).observe(elapsed);
   }
   if (const auto& log = server_->options.access_log) {
+    // Polling clients (the console, scripts waiting for an execution) read often: with
+    // quiet_reads their successful reads are debug lines.
+    const bool read = info.method == "GET" || info.method == "HEAD";
+    const auto level = status >= 500 || status == 0 ? spdlog::level::warn
+                       : server_->options.quiet_reads && read && status < 400 && !sse
+                           ? spdlog::level::debug
+                           : spdlog::level::info;
+    if (!log->should_log(level)) return;
     nlohmann::json line = {
         {"ts", utc_now()},
-        {"level", status >= 500 || status == 0 ? "warn" : "info"},
+        {"level", level == spdlog::level::warn    ? "warn"
+                  : level == spdlog::level::debug ? "debug"
+                                                  : "info"},
         {"msg", "http request"},
         {"method", info.method},
         {"path", info.path},
@@ -573,7 +583,7 @@ void Session::finish_exchange(const ExchangeInfo& info, unsigned status, std::si
     };
     if (sse) line["sse"] = true;
     if (status == 0) line["aborted"] = true;
-    log->info("{}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    log->log(level, "{}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
 }
 

@@ -55,6 +55,8 @@ struct ServerOptions {
   // One JSON object per request (ts, level, msg, method, path, route, status, durationMs,
   // requestId, remote, bytes); null: no access log. Give it a sink whose pattern is "%v".
   std::shared_ptr<spdlog::logger> access_log;
+  // Successful GET/HEAD requests (not SSE streams) are logged at debug instead of info.
+  bool quiet_reads = false;
   // Server errors (handler exceptions, accept failures); null: spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;
 };

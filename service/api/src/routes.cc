@@ -169,6 +169,8 @@ ApiResult list_executions(Operations& ops, const Request& req) {
   filter.workflow = query_string(req, "workflow");
   filter.status = query_string(req, "status");
   filter.since = query_string(req, "since");
+  filter.until = query_string(req, "until");
+  filter.dedupe_key = query_string(req, "dedupeKey");
   auto limit = req.query_int("limit", 1, 500);
   if (!limit) return tl::unexpected(limit.error());
   filter.limit = static_cast<std::size_t>(limit->value_or(50));
@@ -237,6 +239,11 @@ ApiResult retention(Operations& ops, const Request& req) {
   auto dry = body->find("dryRun");
   if (dry != body->end() && !dry->is_boolean()) return invalid("dryRun must be a boolean");
   return ops.retention(*duration, dry != body->end() && dry->get<bool>());
+}
+
+// Every token may act until tokens have roles: one bearer token (or none) gives full access.
+http::Reply whoami() {
+  return http::Response::json(Json{{"role", "operator"}, {"canAct", true}});
 }
 
 }  // namespace
@@ -316,6 +323,13 @@ std::unique_ptr<ApiRoutes> register_routes(http::RouteGroup api, Operations& ops
       s->started_total->with({result->body.value("workflow", std::string())}).inc();
     return result;
   });
+  add(Verb::get, "/executions/counts", "countExecutions", [&ops](const Request& req) {
+    ExecutionFilter filter;
+    filter.workflow = query_string(req, "workflow");
+    filter.since = query_string(req, "since");
+    filter.until = query_string(req, "until");
+    return ops.count_executions(filter);
+  });
   add(Verb::get, "/executions/{id}", "getExecution", bind(get_execution));
   add(Verb::get, "/executions/{id}/events", "listExecutionEvents", bind(list_events));
   api.add(Verb::get, "/executions/{id}/events/stream", [state](Request req, Responder res) {
@@ -343,6 +357,9 @@ std::unique_ptr<ApiRoutes> register_routes(http::RouteGroup api, Operations& ops
 
   // administration
   add(Verb::post, "/admin/retention", "purgeRetention", bind(retention));
+
+  // who the caller is and what it may do (the web console hides actions it may not take)
+  api.add_sync(Verb::get, "/whoami", [](const Request&) -> http::Reply { return whoami(); });
 
   return std::make_unique<ApiRoutes>(state);
 }

@@ -12,6 +12,7 @@
 #include "durable_runner.h"
 #include "flowd/api/operations.h"
 #include "flowd/api/routes.h"
+#include "flowd/console/console.h"
 #include "flowd/dlq/dead_letter_store.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
@@ -268,12 +269,14 @@ bool Service::start_kafka() {
 bool Service::start_http() {
   http::ServerOptions options = http::options_from(config_.http);
   options.access_log = log_.access_logger();
+  options.quiet_reads = true;  // log.level: debug shows every read
   options.logger = log_.plain_logger();
   server_ = std::make_unique<http::Server>(http_io_, options, metrics_);
   operations_ = std::make_unique<api::Operations>(*store_, *commands_);
   api::ApiOptions api_options;
   api_options.metrics = metrics_;
   routes_ = api::register_routes(server_->api(), *operations_, api_options);
+  console::register_routes(server_->router());
   server_->set_readiness([this] {
     http::Readiness r;
     if (stopping_) r.reasons.push_back("stopping");

@@ -52,9 +52,11 @@ struct WorkflowFilter {
 
 struct ExecutionFilter {
   std::optional<std::string> workflow;
-  std::optional<std::string> status;  // pending, running, ..., timed_out
-  std::optional<std::string> since;   // RFC 3339 time, or a duration ago ("1h")
-  std::size_t limit = 50;             // 1..500
+  std::optional<std::string> status;      // pending, running, ..., timed_out
+  std::optional<std::string> since;       // RFC 3339 time, or a duration ago ("1h")
+  std::optional<std::string> until;       // started before: RFC 3339 time, or a duration ago
+  std::optional<std::string> dedupe_key;  // only the execution started with this dedupe key
+  std::size_t limit = 50;                 // 1..500
   std::string page_token;
 };
 
@@ -101,6 +103,9 @@ class Operations {
   // when the dedupe key was used before.
   ApiResult start_execution(const StartRequest& request);
   ApiResult list_executions(const ExecutionFilter& filter);
+  // {"counts":{"<status>":n,...},"total":n} over the filter's workflow and time range (every
+  // status present, 0 when none).
+  ApiResult count_executions(const ExecutionFilter& filter);
   // The state folded from the events (as of event `as_of` when given) plus the executions row.
   ApiResult get_execution(const std::string& id, std::optional<std::int64_t> as_of = {});
   // Events with version > after, at most limit (1..1000): {"items","nextAfter"?}.
