@@ -77,8 +77,8 @@ bool known_command(const std::string& command) {
 
 // since / until of `filter` into `query`.
 tl::expected<void, ApiError> time_range(const ExecutionFilter& filter, ExecutionQuery& query) {
-  for (auto [text, target, name] :
-       {std::tuple{&filter.since, &query.since, "since"}, {&filter.until, &query.until, "until"}}) {
+  for (auto [text, target, name] : {std::tuple{&filter.since, &query.since, "since"},
+                                    std::tuple{&filter.until, &query.until, "until"}}) {
     if (!*text) continue;
     *target = parse_since(**text);
     if (!*target)

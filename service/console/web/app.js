@@ -81,4 +81,6 @@ function App() {
     <div class="toast" role="status" aria-live="polite">${toast}</div>`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = '';  // the boot message
+render(html`<${App} />`, root);

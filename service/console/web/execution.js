@@ -9,12 +9,14 @@ import { StepGraph } from './graph.js';
 import { VirtualList, timelineRows } from './virtual.js';
 import { Confirm } from './confirm.js';
 
-async function loadEvents(id, after = 0) {
-  const all = [];
+// Every event, in pages of 1,000; onPage(all so far) lets the page draw while the rest loads.
+async function loadEvents(id, onPage, after = 0) {
+  let all = [];
   for (;;) {
     const page = await get(`executions/${encodeURIComponent(id)}/events?after=${after}&limit=1000`);
-    all.push(...page.items);
+    all = all.concat(page.items);
     if (page.nextAfter === undefined) return all;
+    onPage(all);
     after = page.nextAfter;
   }
 }
@@ -73,29 +75,34 @@ function EventHistory({ events }) {
 }
 
 function TimeTravel({ id, version, onState }) {
-  const [at, setAt] = useState(version);
+  const [at, setAt] = useState(null);  // null: the latest event (follows a live execution)
   const [info, setInfo] = useState(null);
   const [error, setError] = useState(null);
   const timer = useRef(null);
-  useEffect(() => { if (at === null || at > version) setAt(version); }, [version]);
+  const shown = at ?? version;
+  useEffect(() => () => clearTimeout(timer.current), []);
   const pick = (n) => {
-    setAt(n);
     clearTimeout(timer.current);
+    if (n >= version) {
+      setAt(null); setInfo(null); setError(null); onState(null);
+      return;
+    }
+    setAt(n);
     timer.current = setTimeout(async () => {
       try {
         const r = await post(`executions/${encodeURIComponent(id)}/replay`, { upto: n });
         setInfo({ n, last: r.timeline[r.timeline.length - 1], status: r.state.status });
         setError(null);
-        onState(n === version ? null : r.state, n);
+        onState(r.state);
       } catch (e) { setError(e.message); }
     }, 120);
   };
   return html`<div class="travel">
-    <label for="travel">Time travel: state as of event <output id="travel-at" data-at=${at}>${at}</output> of ${version}</label>
-    <input id="travel" type="range" min="1" max=${Math.max(1, version)} value=${at}
-      onInput=${(e) => pick(Number(e.target.value))} aria-valuetext=${`event ${at} of ${version}`} />
-    <button onClick=${() => pick(version)} disabled=${at === version}>Latest</button>
-    ${info && html`<span class="travel-info" data-status=${info.status}>#${info.n} ${info.last?.type} ${info.last?.step || ''} → <${Status} value=${info.status} /></span>`}
+    <label for="travel">Time travel: state as of event <output id="travel-at" data-at=${shown}>${shown}</output> of ${version}</label>
+    <input id="travel" type="range" min="1" max=${Math.max(1, version)} value=${shown}
+      onInput=${(e) => pick(Number(e.target.value))} aria-valuetext=${`event ${shown} of ${version}`} />
+    <button onClick=${() => pick(version)} disabled=${at === null}>Latest</button>
+    ${at !== null && info && info.n === at && html`<span class="travel-info" data-status=${info.status}>#${info.n} ${info.last?.type} ${info.last?.step || ''} → <${Status} value=${info.status} /></span>`}
     ${error && html`<span class="error-text">${error}</span>`}
   </div>`;
 }
@@ -125,7 +132,7 @@ export function ExecutionPage({ id, canAct, notify }) {
         if (cancelled) return;
         setExec(e);
         get(`workflows/${encodeURIComponent(e.workflow)}/versions/${e.workflowVersion}`).then((d) => !cancelled && setDefinition(d)).catch(() => {});
-        const history = await loadEvents(id);
+        const history = await loadEvents(id, (some) => !cancelled && setEvents(some));
         if (cancelled) return;
         setEvents(history);
         if (!TERMINAL.has(e.status)) {
@@ -206,7 +213,7 @@ export function ExecutionPage({ id, canAct, notify }) {
     </div>`}
     ${exec.error && html`<div class="error-box" role="alert"><strong>${exec.error.code}</strong> ${exec.error.message}${exec.failedStep ? ` (step ${exec.failedStep})` : ''}</div>`}
 
-    <${TimeTravel} id=${id} version=${exec.version} onState=${(s) => setPast(s)} />
+    <${TimeTravel} id=${id} version=${exec.version} onState=${setPast} />
     ${past && html`<p class="past-note" role="status">Showing the state as of event ${past.version}: status <${Status} value=${past.status} /></p>`}
 
     <h2>Step graph</h2>

@@ -14,6 +14,7 @@ export function ExecutionsPage({ params }) {
     workflow: params.get('workflow') || '', status: params.get('status') || '',
     since: params.get('since') || '', until: params.get('until') || '', search: params.get('q') || '',
   });
+  const [text, setText] = useState(filters.search);  // the search box, committed on Enter / blur
   const [workflows, setWorkflows] = useState([]);
   const [page, setPage] = useState({ items: null, next: null });
   const [tokens, setTokens] = useState(['']);  // page tokens of the pages seen (back button)
@@ -68,10 +69,10 @@ export function ExecutionsPage({ params }) {
         <option value="">all</option>${workflows.map((w) => html`<option value=${w.name}>${w.name}</option>`)}</select></label>
       <label>Status<select name="status" value=${filters.status} onChange=${set('status')}>
         <option value="">all</option>${STATUSES.map((s) => html`<option value=${s}>${s.replace('_', ' ')}</option>`)}</select></label>
-      <label>Started after<input type="datetime-local" name="since" value=${filters.since} onChange=${set('since')} /></label>
-      <label>Started before<input type="datetime-local" name="until" value=${filters.until} onChange=${set('until')} /></label>
-      <label class="grow">Id or dedupe key<input type="search" name="q" placeholder="execution id or dedupe key" value=${filters.search}
-        onChange=${set('search')} /></label>
+      <label>Started after<input type="datetime-local" name="since" value=${filters.since} onInput=${set('since')} /></label>
+      <label>Started before<input type="datetime-local" name="until" value=${filters.until} onInput=${set('until')} /></label>
+      <label class="grow">Id or dedupe key<input type="search" name="q" placeholder="execution id or dedupe key (Enter)" value=${text}
+        onInput=${(e) => setText(e.target.value)} onChange=${set('search')} /></label>
     </form>
     ${counts && html`<div class="counts" role="group" aria-label="counts by status">
       <button class=${`count ${filters.status === '' ? 'active' : ''}`} onClick=${() => setFilters({ ...filters, status: '' })}>

@@ -42,11 +42,19 @@ function items(state, id) {
   return out;
 }
 
+// StepStarted's `case` is the index of the case taken (past the last: the default).
+function caseName(sw, index) {
+  if (typeof index === 'string' && index !== 'default') return index;  // the match value
+  const c = typeof index === 'number' ? (sw.cases || [])[index] : undefined;
+  if (c) return String(c.match);
+  return typeof index === 'number' || index === 'default' ? 'default' : String(index);
+}
+
 export function StepGraph({ steps, state, events, executionId, onSelect }) {
   if (!steps || !steps.length) return html`<p class="muted">No steps.</p>`;
   const { pos, width, height } = layout(steps);
   const cases = new Map();
-  for (const e of events || []) if (e.type === 'StepStarted' && e.data && e.data.case !== undefined) cases.set(e.step, e.data.case);
+  for (const e of events || []) if (e.type === 'StepStarted' && e.data && e.data.case !== undefined) cases.set(e.step, e.data.match !== undefined ? `${e.data.match}` : e.data.case);
   const edges = [];
   for (const s of steps)
     for (const d of s.dependsOn || []) {
@@ -62,7 +70,7 @@ export function StepGraph({ steps, state, events, executionId, onSelect }) {
     const kind = stepKind(s);
     const its = s.forEach ? items(state, s.id) : [];
     let sub = kind;
-    if (s.switch) sub = cases.has(s.id) ? `switch → ${cases.get(s.id)}` : 'switch';
+    if (s.switch) sub = cases.has(s.id) ? `switch → ${caseName(s.switch, cases.get(s.id))}` : 'switch';
     if (s.forEach) sub = its.length ? `forEach · ${its.length} items` : 'forEach';
     if (st?.attempts > 1) sub += ` · ${st.attempts} attempts`;
     const isChild = s.type === 'workflow' || (s.switch && (s.switch.cases || []).some((c) => c.type === 'workflow'));

@@ -37,6 +37,8 @@ export function Status({ value }) {
 export const STATUSES = ['pending', 'running', 'paused', 'waiting', 'completed', 'failed', 'cancelled', 'timed_out'];
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'timed_out']);
 
+const FIRST_KEYS = ['apiVersion', 'kind', 'metadata', 'id', 'name', 'version', 'type', 'dependsOn', 'input', 'steps'];
+
 // JSON value -> YAML text (for showing definitions; strings quoted only when needed).
 export function toYaml(value, indent = '') {
   const scalar = (v) => {
@@ -58,7 +60,9 @@ export function toYaml(value, indent = '') {
     }).join('\n');
   }
   if (value && typeof value === 'object') {
-    const keys = Object.keys(value);
+    // The store keeps definitions as jsonb (keys sorted): put the keys people look for first.
+    const rank = (k) => { const i = FIRST_KEYS.indexOf(k); return i < 0 ? FIRST_KEYS.length : i; };
+    const keys = Object.keys(value).sort((a, b) => rank(a) - rank(b));
     if (!keys.length) return `${indent}{}`;
     return keys.map((k) => {
       const v = value[k];
@@ -72,6 +76,10 @@ export function toYaml(value, indent = '') {
   return indent + scalar(value);
 }
 
+// "3f2c9a1e…90ea"; a sub-workflow child (<parent>.<step>.<attempt>) keeps its step and attempt.
 export function shortId(id) {
-  return id && id.length > 13 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
+  if (!id) return id;
+  const dot = id.indexOf('.');
+  if (dot > 0) return `${id.slice(0, 8)}…${id.slice(dot)}`;
+  return id.length > 13 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
 }
