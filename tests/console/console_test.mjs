@@ -128,7 +128,10 @@ page.on('response', (r) => {
   if (r.status() >= 400 && !expected) consoleErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
 });
 let searching = false;
-const shot = async (name, fullPage = true) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
+const shot = async (name, fullPage = true) => {
+  await page.evaluate(() => window.scrollTo(0, 0));  // the sticky header stays on top
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
+};
 const open = async (hash) => { await page.evaluate((h) => { location.hash = h; }, hash); };
 
 try {

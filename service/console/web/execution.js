@@ -41,23 +41,52 @@ function Timeline({ events }) {
   </div>`;
 }
 
-function StepDetails({ steps, definitionSteps, focus }) {
+// Steps in definition order (forEach items after their step), each with its `with`, output,
+// error and the errors of earlier attempts (retried failures are in the events, not the state).
+function StepDetails({ steps, definitionSteps, events, focus }) {
   const [limit, setLimit] = useState(200);
-  const withs = new Map((definitionSteps || []).map((s) => [s.id, s.with]));
-  const entries = Object.entries(steps || {});
+  const defs = new Map((definitionSteps || []).map((s, i) => [s.id, { step: s, order: i }]));
+  const failures = useMemo(() => {
+    const m = new Map();
+    for (const e of events) if (e.type === 'StepFailed' && e.step) {
+      if (!m.has(e.step)) m.set(e.step, []);
+      m.get(e.step).push({ attempt: e.attempt, error: e.data?.error, final: e.data?.final });
+    }
+    return m;
+  }, [events]);
+  const base = (path) => path.replace(/[[.].*$/, '');
+  const entries = Object.entries(steps || {}).sort(([a], [b]) => {
+    const oa = defs.get(base(a))?.order ?? 1e9, ob = defs.get(base(b))?.order ?? 1e9;
+    if (oa !== ob) return oa - ob;
+    const na = /\[(\d+)\]/.exec(a), nb = /\[(\d+)\]/.exec(b);
+    if (na && nb && base(a) === base(b) && na[1] !== nb[1]) return Number(na[1]) - Number(nb[1]);
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
   if (!entries.length) return html`<p class="muted">No step state yet.</p>`;
+  const input = (path) => {
+    const d = defs.get(path)?.step;
+    if (!d) return undefined;
+    if (d.switch) return { switch: d.switch.value, cases: (d.switch.cases || []).map((c) => ({ match: c.match, type: c.type, with: c.with })) };
+    return d.with;
+  };
   return html`<div class="steps">
-    ${entries.slice(0, limit).map(([path, s]) => html`<section class=${`step ${focus === path ? 'focus' : ''}`} id=${`step-${path}`} aria-label=${`step ${path}`}>
+    ${entries.slice(0, limit).map(([path, s]) => {
+      const earlier = (failures.get(path) || []).filter((f) => !(s.error && f.final));
+      const withValue = input(path);
+      return html`<section class=${`step ${focus === path ? 'focus' : ''}`} id=${`step-${path}`} aria-label=${`step ${path}`}>
       <header><strong>${path}</strong> <${Status} value=${s.status} />
         <span class="muted">${s.attempts} attempt${s.attempts === 1 ? '' : 's'} · ${duration(s.durationMs)}</span>
         ${s.skipReason && html`<span class="muted"> · skipped: ${s.skipReason}</span>`}
         ${s.fallback && html`<span class="muted"> · fallback: ${s.fallback}</span>`}</header>
       <div class="io">
-        ${withs.has(path) && html`<div><h4>input (with)</h4><${Json} value=${withs.get(path)} label=${`input of ${path}`} /></div>`}
+        ${withValue !== undefined && html`<div><h4>input (with)</h4><${Json} value=${withValue} label=${`input of ${path}`} /></div>`}
         ${s.output !== undefined && html`<div><h4>output</h4><${Json} value=${s.output} label=${`output of ${path}`} /></div>`}
         ${s.error && html`<div class="error"><h4>error</h4><${Json} value=${s.error} label=${`error of ${path}`} /></div>`}
+        ${earlier.length > 0 && html`<div class="error"><h4>failed attempts</h4><ul class="attempts">${earlier.map((f) => html`<li>
+          attempt ${f.attempt}: <strong>${f.error?.code}</strong> ${f.error?.message}${f.final ? '' : ' (retried)'}</li>`)}</ul></div>`}
       </div>
-    </section>`)}
+    </section>`;
+    })}
     ${entries.length > limit && html`<button onClick=${() => setLimit(limit + 500)}>Show more steps (${entries.length - limit} left)</button>`}
   </div>`;
 }
@@ -167,6 +196,7 @@ export function ExecutionPage({ id, canAct, notify }) {
   if (!exec) return html`<p class="loading" aria-busy="true">Loading execution ${id}…</p>`;
 
   const shown = past || exec;
+  const shownEvents = past ? events.filter((e) => e.version <= past.version) : events;
   const definitionSteps = definition?.definition?.spec?.steps || [];
   const ended = TERMINAL.has(exec.status);
   const act = (verb) => setConfirm({
@@ -217,11 +247,11 @@ export function ExecutionPage({ id, canAct, notify }) {
     ${past && html`<p class="past-note" role="status">Showing the state as of event ${past.version}: status <${Status} value=${past.status} /></p>`}
 
     <h2>Step graph</h2>
-    <${StepGraph} steps=${definitionSteps} state=${shown} events=${events} executionId=${id}
+    <${StepGraph} steps=${definitionSteps} state=${shown} events=${shownEvents} executionId=${id}
       onSelect=${(s) => { setFocus(s); document.getElementById(`step-${s}`)?.scrollIntoView({ block: 'nearest' }); }} />
 
     <h2>Timeline</h2>
-    <${Timeline} events=${past ? events.filter((e) => e.version <= past.version) : events} />
+    <${Timeline} events=${shownEvents} />
 
     <div class="two">
       <div><h2>Input</h2><${Json} value=${shown.input} label="execution input" /></div>
@@ -229,7 +259,7 @@ export function ExecutionPage({ id, canAct, notify }) {
     </div>
 
     <h2>Steps</h2>
-    <${StepDetails} steps=${shown.steps} definitionSteps=${definitionSteps} focus=${focus} />
+    <${StepDetails} steps=${shown.steps} definitionSteps=${definitionSteps} events=${shownEvents} focus=${focus} />
 
     <h2>Event history <span class="muted">(${events.length})</span></h2>
     <${EventHistory} events=${events} />

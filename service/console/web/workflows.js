@@ -40,7 +40,7 @@ function Workflow({ name, canAct }) {
   return html`<section class="panel" aria-labelledby="wf-title">
     <h1 id="wf-title">${name}</h1>
     ${shown.description && html`<p>${shown.description}</p>`}
-    <label>Version <select value=${version} onChange=${(e) => pick(Number(e.target.value))} aria-label="version">
+    <label class="inline">Version <select value=${version} onChange=${(e) => pick(Number(e.target.value))} aria-label="version">
       ${(wf.versions || []).map((v) => html`<option value=${v.version}>v${v.version} — ${new Date(v.createdAt).toLocaleString()}</option>`)}
     </select></label>
     <span class="muted small"> created <${Time} value=${shown.createdAt} /> · <a href=${`#/executions?workflow=${encodeURIComponent(name)}`}>its executions</a></span>
@@ -127,7 +127,7 @@ function StartForm({ name, version, schema }) {
     ${freeForm && html`<label>Input (JSON)<textarea name="input" rows="5" value=${raw} onInput=${(e) => setRaw(e.target.value)} placeholder="{}"></textarea></label>`}
     ${fields.map(([k, s]) => {
       const id = `in-${k}`;
-      const label = html`${k}${required.has(k) ? html`<span aria-hidden="true"> *</span>` : ''} <span class="muted small">${s.type || 'JSON'}${s.description ? ' — ' + s.description : ''}</span>`;
+      const label = html`<span class="field-name">${k}${required.has(k) ? html`<span aria-hidden="true"> *</span>` : ''} <span class="muted small">${s.type || 'JSON'}${s.description ? ' — ' + s.description : ''}${required.has(k) ? ' (required)' : ''}</span></span>`;
       const on = (e) => setValues({ ...values, [k]: e.target.type === 'checkbox' ? e.target.checked : e.target.value });
       if (s.enum && simple(s)) return html`<label for=${id}>${label}<select id=${id} name=${k} required=${required.has(k)} onChange=${on}>
         <option value=""></option>${s.enum.map((x) => html`<option value=${x}>${x}</option>`)}</select></label>`;

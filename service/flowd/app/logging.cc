@@ -3,6 +3,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
@@ -22,9 +23,18 @@ std::string access_text(const std::string& payload) {
   if (!j.is_object()) return payload;
   std::string line = j.value("ts", now_text()) + " " + j.value("level", "info") + " " +
                      j.value("msg", "http request");
-  for (const auto& [key, value] : j.items()) {
-    if (key == "ts" || key == "level" || key == "msg") continue;
+  auto field = [&line](const std::string& key, const nlohmann::ordered_json& value) {
     line += " " + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+  };
+  // The fields people scan for first, then the rest as they come.
+  static const char* const kFirst[] = {"method", "path", "status", "durationMs"};
+  for (const char* key : kFirst)
+    if (auto it = j.find(key); it != j.end()) field(key, *it);
+  for (const auto& [key, value] : j.items()) {
+    if (key == "ts" || key == "level" || key == "msg" ||
+        std::find(std::begin(kFirst), std::end(kFirst), key) != std::end(kFirst))
+      continue;
+    field(key, value);
   }
   return line;
 }
