@@ -124,10 +124,10 @@ page.on('pageerror', (e) => consoleErrors.push(String(e)));
 page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) consoleErrors.push(m.text()); });
 // Failed requests by URL: an unexpected 404 or 500 is an error of the page.
 page.on('response', (r) => {
-  const expected = r.status() === 401 || (r.status() === 404 && /\/api\/v1\/executions\/[^/]+$/.test(r.url()) && searching);
+  const expected = r.status() === 401 || (r.status() === 403 && forbidding) || (r.status() === 404 && /\/api\/v1\/executions\/[^/]+$/.test(r.url()) && searching);
   if (r.status() >= 400 && !expected) consoleErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
 });
-let searching = false;
+let searching = false, forbidding = false;
 const shot = async (name, fullPage = true) => {
   await page.evaluate(() => window.scrollTo(0, 0));  // the sticky header stays on top
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
@@ -385,6 +385,34 @@ try {
     assert(!(await page.$('form.start')), 'no start form for a reader');
     page.off('request', handler);
     await page.setRequestInterception(false);
+  });
+
+  await check('an action answered 403 hides every action button', async () => {
+    const x = await start('console-slow', { duration: '10m' });
+    await page.setRequestInterception(true);
+    forbidding = true;
+    const handler = (req) => (req.method() === 'POST' && req.url().endsWith('/pause')
+      ? req.respond({ status: 403, contentType: 'application/json', body: JSON.stringify({ error: { code: 'PERMISSION_DENIED', message: 'this token may only read' } }) })
+      : req.continue());
+    page.on('request', handler);
+    try {
+      await page.reload({ waitUntil: 'load' });
+      await open(`#/executions/${encodeURIComponent(x.id)}`);
+      await page.waitForSelector('.actions button', { timeout: 15000 });
+      const [pause] = await page.$$('xpath/.//div[contains(@class,"actions")]/button[text()="Pause"]');
+      assert(pause, 'a Pause button');
+      await pause.click();
+      await page.waitForSelector('dialog.confirm[open] button[data-confirm=pause]', { timeout: 5000 });
+      await page.click('dialog.confirm button[data-confirm=pause]');
+      await page.waitForSelector('dialog.confirm [role=alert]', { timeout: 10000 });
+      await page.waitForFunction(() => !document.querySelector('.actions'), { timeout: 10000 });
+      eq(await statusOf(x.id), 'running', 'nothing was paused');
+    } finally {
+      page.off('request', handler);
+      await page.setRequestInterception(false);
+      forbidding = false;
+      await api('POST', `executions/${x.id}/cancel`, { reason: 'test cleanup' });
+    }
   });
 
   await check('no script errors in the page', async () => {

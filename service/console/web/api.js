@@ -22,8 +22,11 @@ export const auth = {
     else sessionStorage.removeItem(TOKEN_KEY);
   },
   listeners: new Set(),
+  forbiddenListeners: new Set(),
   // Called when the API answers 401: the page shows the token prompt.
   unauthorized() { for (const f of this.listeners) f(); },
+  // Called when an action answers 403: the token may read but not act; the actions disappear.
+  forbidden() { for (const f of this.forbiddenListeners) f(); },
 };
 
 function headers(extra = {}) {
@@ -43,6 +46,7 @@ export async function request(method, path, body, { signal } = {}) {
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { json = { text }; }
   if (res.status === 401) auth.unauthorized();
+  if (res.status === 403 && method !== 'GET') auth.forbidden();
   if (!res.ok) throw new ApiError(res.status, json);
   return json;
 }

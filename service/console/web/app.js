@@ -48,8 +48,10 @@ function App() {
     window.addEventListener('hashchange', onHash);
     const onAuth = () => setWho(null);
     auth.listeners.add(onAuth);
+    const onForbidden = () => setWho((w) => (w ? { ...w, canAct: false } : w));
+    auth.forbiddenListeners.add(onForbidden);
     check();
-    return () => { window.removeEventListener('hashchange', onHash); auth.listeners.delete(onAuth); };
+    return () => { window.removeEventListener('hashchange', onHash); auth.listeners.delete(onAuth); auth.forbiddenListeners.delete(onForbidden); };
   }, []);
   useEffect(() => { if (toast) { const t = setTimeout(() => setToast(null), 5000); return () => clearTimeout(t); } return undefined; }, [toast]);
 

@@ -9,15 +9,27 @@ import { StepGraph } from './graph.js';
 import { VirtualList, timelineRows } from './virtual.js';
 import { Confirm } from './confirm.js';
 
-// Every event, in pages of 1,000; onPage(all so far) lets the page draw while the rest loads.
-async function loadEvents(id, onPage, after = 0) {
+// Every event, in pages of 1,000 read four at a time (the execution's version says how many
+// there are); onPage(all so far) lets the page draw while the rest loads.
+async function loadEvents(id, version, onPage) {
+  const PAGE = 1000;
+  const read = (after) => get(`executions/${encodeURIComponent(id)}/events?after=${after}&limit=${PAGE}`);
   let all = [];
+  let after = 0;
+  while (after < version) {
+    const afters = [];
+    for (let a = after; a < version && afters.length < 4; a += PAGE) afters.push(a);
+    const pages = await Promise.all(afters.map(read));
+    for (const p of pages) all = all.concat(p.items);
+    after = afters[afters.length - 1] + PAGE;
+    if (after < version) onPage(all);
+  }
+  // Events appended since the version was read.
   for (;;) {
-    const page = await get(`executions/${encodeURIComponent(id)}/events?after=${after}&limit=1000`);
-    all = all.concat(page.items);
-    if (page.nextAfter === undefined) return all;
-    onPage(all);
-    after = page.nextAfter;
+    const last = all.length ? all[all.length - 1].version : 0;
+    const more = await read(last);
+    all = all.concat(more.items);
+    if (more.nextAfter === undefined) return all;
   }
 }
 
@@ -161,7 +173,7 @@ export function ExecutionPage({ id, canAct, notify }) {
         if (cancelled) return;
         setExec(e);
         get(`workflows/${encodeURIComponent(e.workflow)}/versions/${e.workflowVersion}`).then((d) => !cancelled && setDefinition(d)).catch(() => {});
-        const history = await loadEvents(id, (some) => !cancelled && setEvents(some));
+        const history = await loadEvents(id, e.version, (some) => !cancelled && setEvents(some));
         if (cancelled) return;
         setEvents(history);
         if (!TERMINAL.has(e.status)) {
