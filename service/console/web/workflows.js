@@ -127,14 +127,14 @@ function StartForm({ name, version, schema }) {
     ${freeForm && html`<label>Input (JSON)<textarea name="input" rows="5" value=${raw} onInput=${(e) => setRaw(e.target.value)} placeholder="{}"></textarea></label>`}
     ${fields.map(([k, s]) => {
       const id = `in-${k}`;
-      const label = html`<span class="field-name">${k}${required.has(k) ? html`<span aria-hidden="true"> *</span>` : ''} <span class="muted small">${s.type || 'JSON'}${s.description ? ' — ' + s.description : ''}${required.has(k) ? ' (required)' : ''}</span></span>`;
+      const label = html`<span class="field-name">${k}${required.has(k) ? html`<span aria-hidden="true"> *</span>` : ''} <span class="muted small">${s.type || 'JSON'}${simple(s) ? '' : ', as JSON'}${s.description ? ' — ' + s.description : ''}${required.has(k) ? ' (required)' : ''}</span></span>`;
       const on = (e) => setValues({ ...values, [k]: e.target.type === 'checkbox' ? e.target.checked : e.target.value });
       if (s.enum && simple(s)) return html`<label for=${id}>${label}<select id=${id} name=${k} required=${required.has(k)} onChange=${on}>
         <option value=""></option>${s.enum.map((x) => html`<option value=${x}>${x}</option>`)}</select></label>`;
       if (s.type === 'boolean') return html`<label class="check" for=${id}><input id=${id} type="checkbox" name=${k} onChange=${on} />${label}</label>`;
       if (simple(s)) return html`<label for=${id}>${label}<input id=${id} name=${k} required=${required.has(k)} aria-required=${required.has(k)}
         type=${s.type === 'string' ? 'text' : 'number'} step=${s.type === 'integer' ? 1 : 'any'} onInput=${on} /></label>`;
-      return html`<label for=${id}>${label} (JSON)<textarea id=${id} name=${k} rows="3" aria-required=${required.has(k)} onInput=${on}></textarea></label>`;
+      return html`<label for=${id}>${label}<textarea id=${id} name=${k} rows="3" aria-required=${required.has(k)} onInput=${on}></textarea></label>`;
     })}
     <label>Dedupe key (optional)<input name="dedupeKey" value=${dedupe} onInput=${(e) => setDedupe(e.target.value)} /></label>
     ${problems.length > 0 && html`<ul class="problems" role="alert">${problems.map((p) => html`<li>${p}</li>`)}</ul>`}
