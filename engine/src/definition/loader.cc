@@ -1020,7 +1020,8 @@ class Loader {
   bool load_webhook(const Json& v, const std::string& p) {
     if (!expect_object(v, p)) return false;
     const std::size_t before = diagnostics_.size();
-    check_fields(v, p, {"path", "secret", "signature", "filter", "input"});
+    check_fields(v, p, {"path", "secret", "signature", "filter", "input", "rateLimit"});
+    if (const Json* limit = member(v, "rateLimit")) load_rate_limit(*limit, p + "/rateLimit");
     if (const Json* path = required(v, p, "path")) {
       if (auto s = get_string(*path, p + "/path")) {
         if (auto why = definition::check_webhook_path(*s))
@@ -1040,6 +1041,18 @@ class Loader {
     if (const Json* in = member(v, "input")) compile_json(*in, p + "/input", &refs);
     check_trigger_refs(refs, "request", "a webhook trigger");
     return diagnostics_.size() == before;
+  }
+
+  // {perSecond: number > 0, burst: integer >= 1}: this webhook's token bucket.
+  void load_rate_limit(const Json& v, const std::string& p) {
+    if (!expect_object(v, p, "rateLimit ({perSecond, burst})")) return;
+    check_fields(v, p, {"perSecond", "burst"});
+    if (const Json* r = required(v, p, "perSecond"))
+      if (!r->is_number() || !(r->get<double>() > 0) || r->get<double>() > 1e6)
+        error(p + "/perSecond", "must be a number in (0, 1000000], got " + r->dump());
+    if (const Json* b = required(v, p, "burst"))
+      if (!b->is_number_integer() || b->get<std::int64_t>() < 1 || b->get<std::int64_t>() > 1000000)
+        error(p + "/burst", "must be an integer in 1..1000000, got " + b->dump());
   }
 
   // "github" or {scheme, header?, tolerance?}; header is for (and required by) hmac-sha256.
