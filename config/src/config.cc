@@ -466,6 +466,43 @@ Apply string_field(std::string& (*field)(Config&)) {
   };
 }
 
+// http.tokens: a list of NAME:ROLE:SHA256HEX.
+void apply_tokens(Config& c, const Raw& raw, Problems& out) {
+  auto items = list(raw, out, true);
+  if (!items) return;
+  std::vector<HttpConfig::ApiToken> tokens;
+  for (const auto& item : *items) {
+    auto first = item.find(':');
+    auto second = first == std::string::npos ? first : item.find(':', first + 1);
+    if (second == std::string::npos) {
+      report(out, raw, "expected NAME:ROLE:SHA256HEX, got " + show(item.substr(0, 40)));
+      return;
+    }
+    HttpConfig::ApiToken t{trim(item.substr(0, first)),
+                           trim(item.substr(first + 1, second - first - 1)),
+                           trim(item.substr(second + 1))};
+    std::transform(t.sha256.begin(), t.sha256.end(), t.sha256.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (t.name.empty()) return report(out, raw, "a token needs a name (NAME:ROLE:SHA256HEX)");
+    if (t.role != "reader" && t.role != "operator")
+      return report(
+          out, raw,
+          "token " + show(t.name) + ": role must be reader or operator, got " + show(t.role));
+    bool hex = t.sha256.size() == 64 && std::all_of(t.sha256.begin(), t.sha256.end(), [](char ch) {
+                 return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+               });
+    if (!hex)
+      return report(out, raw,
+                    "token " + show(t.name) +
+                        ": expected the token's SHA-256 as 64 hex digits (printf %s TOKEN | "
+                        "sha256sum), not the token itself");
+    for (const auto& other : tokens)
+      if (other.name == t.name) return report(out, raw, "token name " + show(t.name) + " twice");
+    tokens.push_back(std::move(t));
+  }
+  c.http.tokens = std::move(tokens);
+}
+
 constexpr Millis kSecond{1000};
 constexpr Millis kHour{3'600'000};
 
@@ -584,6 +621,24 @@ const std::vector<Setting>& setting_table() {
          if (auto v = one_of(raw, out, {"json", "text"}))
            c.log.format = *v == "json" ? LogFormat::kJson : LogFormat::kText;
        }},
+      {"http", "tokens",
+       "named API tokens NAME:ROLE:SHA256HEX (role reader or operator; the token's SHA-256, "
+       "never the token)",
+       apply_tokens},
+      {"webhooks", "maxBodyBytes", "largest webhook delivery accepted (1..1073741824)",
+       int_field<std::size_t>([](Config& c) -> std::size_t& { return c.webhooks.max_body_bytes; },
+                              1, 1LL << 30)},
+      {"webhooks", "rate", "deliveries per second each webhook accepts (1..1000000)",
+       [](Config& c, const Raw& raw, Problems& out) {
+         if (auto v = integer(raw, out, 1, 1'000'000)) c.webhooks.rate = static_cast<double>(*v);
+       }},
+      {"webhooks", "burst", "deliveries a webhook accepts at once above its rate (1..1000000)",
+       int_field<int>([](Config& c) -> int& { return c.webhooks.burst; }, 1, 1'000'000)},
+      {"webhooks", "tolerance",
+       "timestamped signatures (standard, stripe): allowed clock distance (1s..1h)",
+       duration_field([](Config& c) -> Millis& { return c.webhooks.tolerance; }, kSecond, kHour)},
+      {"secrets", "dir", "folder with one file per secret (Kubernetes secret volume); unset: none",
+       string_field([](Config& c) -> std::string& { return c.secrets.dir; })},
   };
   return table;
 }
@@ -813,6 +868,8 @@ nlohmann::json to_json(const Config& c, bool redact) {
   for (const auto& [k, v] : c.kafka.properties) properties[k] = v;
   json token = nullptr;
   if (c.http.token) token = redact ? json("<redacted>") : json(*c.http.token);
+  json tokens = json::array();
+  for (const auto& t : c.http.tokens) tokens.push_back(t.name + ":" + t.role + ":" + t.sha256);
   return json{
       {"database", {{"url", c.database.url}, {"poolSize", c.database.pool_size}}},
       {"engine",
@@ -823,7 +880,10 @@ nlohmann::json to_json(const Config& c, bool redact) {
         {"snapshotEvery", c.engine.snapshot_every},
         {"shutdownGrace", format_duration(c.engine.shutdown_grace)}}},
       {"http",
-       {{"listen", c.http.listen}, {"token", token}, {"maxBodyBytes", c.http.max_body_bytes}}},
+       {{"listen", c.http.listen},
+        {"token", token},
+        {"maxBodyBytes", c.http.max_body_bytes},
+        {"tokens", tokens}}},
       {"kafka",
        {{"brokers", c.kafka.brokers},
         {"groupId", c.kafka.group_id},
@@ -837,6 +897,12 @@ nlohmann::json to_json(const Config& c, bool redact) {
       {"workflows", {{"dirs", c.workflows.dirs}}},
       {"log",
        {{"level", c.log.level}, {"format", c.log.format == LogFormat::kJson ? "json" : "text"}}},
+      {"webhooks",
+       {{"maxBodyBytes", c.webhooks.max_body_bytes},
+        {"rate", static_cast<std::int64_t>(c.webhooks.rate)},
+        {"burst", c.webhooks.burst},
+        {"tolerance", format_duration(c.webhooks.tolerance)}}},
+      {"secrets", {{"dir", c.secrets.dir.empty() ? json(nullptr) : json(c.secrets.dir)}}},
   };
 }
 

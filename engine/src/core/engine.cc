@@ -14,6 +14,7 @@ namespace asio = boost::asio;
 Engine::Engine(asio::io_context& io, EngineDeps deps) : io_(io), deps_(std::move(deps)) {
   if (!deps_.log) throw std::invalid_argument("Engine needs an EventLog");
   if (!deps_.now) deps_.now = [] { return Clock::now(); };
+  if (!deps_.secret_provider) deps_.secret_provider = StaticSecrets::from_json(deps_.secrets);
 }
 
 Engine::~Engine() = default;

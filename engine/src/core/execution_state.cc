@@ -221,6 +221,8 @@ void ExecutionState::apply(const Event& event) {
           false};
       ended = event.time;
       break;
+    case EventType::kSecretAccessed:
+      break;  // audit only: the state does not change
   }
 }
 

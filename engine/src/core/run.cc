@@ -136,7 +136,6 @@ awaitable<void> Engine::Run::main(bool resumed) {
   Graph top(nullptr, "");
   top.scope.bind("input", &state_.input);
   top.scope.bind("context", &state_.context);
-  top.scope.bind("secrets", &engine_.deps_.secrets);
 
   NodeResult result;
   try {
@@ -569,7 +568,16 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
   const MissingPolicy missing =
       step.on_missing == OnMissing::kNull ? MissingPolicy::kNull : MissingPolicy::kError;
   while (true) {
-    auto with = body.with.render(scope, missing);
+    // Secrets exist only here, for the attempt: resolved now, bound for this `with` alone.
+    auto secrets = resolve_secrets(body.with, path);
+    if (!secrets) {
+      emit(EventType::kStepFailed, path, attempt,
+           {{"error", to_json(secrets.error())}, {"final", true}});
+      co_return co_await after_failure(step, path, secrets.error(), scope, fallback_depth);
+    }
+    Scope with_scope(&scope);
+    with_scope.bind("secrets", &*secrets);
+    auto with = body.with.render(with_scope, missing);
     if (!with && with.error().code == ErrorCode::kMissingInput &&
         step.on_missing == OnMissing::kWait) {
       // Inline rather than a helper coroutine: GCC 12 resumed such a helper's frame at a wrong
@@ -613,6 +621,14 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
         co_await invoke(step, body.type, path, attempt, std::move(key), std::move(*with));
     std::int64_t took = elapsed_ms(began);
     slots_.release();
+    if (!secret_values_.empty()) {
+      // A called system may echo a secret back (in a body, an error): it is masked here, so
+      // neither the log nor the steps downstream ever see it.
+      if (outcome)
+        mask_values(*outcome, secret_values_);
+      else
+        outcome.error().message = mask_values(std::move(outcome.error().message), secret_values_);
+    }
 
     if (outcome) {
       emit(EventType::kStepCompleted, path, attempt, {{"output", *outcome}, {"durationMs", took}});
@@ -886,7 +902,32 @@ awaitable<void> Engine::Run::sleep(Millis delay) {
 
 // ---- events ---------------------------------------------------------------------------------
 
+Result<Json> Engine::Run::resolve_secrets(const JsonTemplate& with, const std::string& path) {
+  Json values = Json::object();
+  for (const auto& [pointer, reference] : with.references()) {
+    const auto& segments = reference->path.segments;
+    if (segments.size() < 2 || !std::holds_alternative<std::string>(segments[0]) ||
+        std::get<std::string>(segments[0]) != "secrets" ||
+        !std::holds_alternative<std::string>(segments[1]))
+      continue;
+    const std::string& name = std::get<std::string>(segments[1]);
+    if (values.contains(name)) continue;
+    auto value = engine_.deps_.secret_provider->lookup(name);
+    if (!value)
+      return fail(ErrorCode::kPermissionDenied,
+                  "step '" + path + "': secret '" + name + "' is not available (looked for " +
+                      engine_.deps_.secret_provider->describe() + ")");
+    if (std::find(secret_values_.begin(), secret_values_.end(), *value) == secret_values_.end())
+      secret_values_.push_back(*value);
+    if (engine_.deps_.secret_masker) engine_.deps_.secret_masker->remember(*value);
+    emit(EventType::kSecretAccessed, path, 0, {{"name", name}});
+    values[name] = std::move(*value);
+  }
+  return values;
+}
+
 void Engine::Run::emit(EventType type, const std::string& path, int attempt, Json data) {
+  if (!secret_values_.empty()) mask_values(data, secret_values_);
   // Aggregate initialisation: Event's default `data` (an empty object) would cost an allocation.
   Event e{type, path, attempt, std::move(data), engine_.deps_.now(), state_.version + 1};
   state_.apply(e);

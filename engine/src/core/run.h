@@ -102,6 +102,9 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   boost::asio::awaitable<Result<std::optional<ExecutionState>>> load_execution(
       const std::string& execution_id);
   void announce_waiting(const std::string& path, const Error& missing);
+  // Resolves the secrets `with` names (SecretAccessed each, remembered for masking) into an
+  // object {NAME: value}; PERMISSION_DENIED naming the first one missing.
+  Result<Json> resolve_secrets(const JsonTemplate& with, const std::string& path);
   boost::asio::awaitable<void> sleep(Millis delay);
 
   // Appends everything emitted so far; true when durable, false when the run must stop.
@@ -142,6 +145,8 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   detail::DeadlineQueue* deadlines_ = nullptr;       // the workflow timeout, once main() runs
   std::unique_ptr<std::mt19937_64> random_;          // when deps give no random source (2.5 kB)
   bool finished_ = false;
+  // Values of the secrets this run resolved: masked in everything it appends from then on.
+  std::vector<std::string> secret_values_;
   // Steps that were running when the execution was interrupted, with their attempt: a resumed
   // sub-workflow step adopts the child execution that attempt started instead of starting anew.
   std::map<std::string, int, std::less<>> interrupted_;

@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
 #include <utility>
 
 #include "definition/document.h"
 #include "definition/input_schema.h"
 #include "definition/names.h"
+#include "definition/webhook_names.h"
 #include "flowd/engine/definition.h"
 
 namespace flowd {
@@ -609,9 +611,12 @@ class Loader {
       }
       const Json empty = Json::object();
       const Json& with_value = with != nullptr ? *with : empty;
-      if (auto compiled = compile_json(with_value, p + "/with", &m.refs)) {
+      std::vector<RefUse> with_refs;
+      if (auto compiled = compile_json(with_value, p + "/with", &with_refs)) {
         body.with = std::move(*compiled);
       }
+      check_secret_step_type(body.type, with_refs);
+      m.refs.insert(m.refs.end(), with_refs.begin(), with_refs.end());
       if (!body.type.empty()) check_with(body.type, with, p);
     }
     if (steps != nullptr) {
@@ -932,10 +937,10 @@ class Loader {
       const std::string ip = pointer_child(p, i);
       const Json& t = v[i];
       if (!expect_object(t, ip, "a trigger")) continue;
-      check_fields(t, ip, {"kafka", "cron"});
+      check_fields(t, ip, {"kafka", "cron", "webhook"});
       if (t.size() != 1) {
-        if (t.empty() || (t.contains("kafka") && t.contains("cron"))) {
-          error(ip, "a trigger has exactly one of 'kafka' or 'cron'");
+        if (t.empty() || t.contains("kafka") + t.contains("cron") + t.contains("webhook") > 1) {
+          error(ip, "a trigger has exactly one of 'kafka', 'cron' or 'webhook'");
         }
         continue;
       }
@@ -949,6 +954,10 @@ class Loader {
         trigger.kind = TriggerDef::Kind::kCron;
         if (!load_cron(*c, ip + "/cron")) continue;
         trigger.spec = *c;
+      } else if (const Json* w = member(t, "webhook")) {
+        trigger.kind = TriggerDef::Kind::kWebhook;
+        if (!load_webhook(*w, ip + "/webhook")) continue;
+        trigger.spec = *w;
       } else {
         continue;  // unknown field, reported above
       }
@@ -1005,6 +1014,72 @@ class Loader {
     if (const Json* in = member(v, "input")) compile_json(*in, p + "/input", &refs);
     check_trigger_refs(refs, "tick", "a cron trigger");
     return diagnostics_.size() == before;
+  }
+
+  // webhook: {path, secret, signature, filter?, input?}; see service/webhooks/README.md.
+  bool load_webhook(const Json& v, const std::string& p) {
+    if (!expect_object(v, p)) return false;
+    const std::size_t before = diagnostics_.size();
+    check_fields(v, p, {"path", "secret", "signature", "filter", "input", "rateLimit"});
+    if (const Json* limit = member(v, "rateLimit")) load_rate_limit(*limit, p + "/rateLimit");
+    if (const Json* path = required(v, p, "path")) {
+      if (auto s = get_string(*path, p + "/path")) {
+        if (auto why = definition::check_webhook_path(*s))
+          error(p + "/path", "webhook path " + in_quotes(*s) + " " + *why);
+      }
+    }
+    if (const Json* secret = required(v, p, "secret")) {
+      if (auto s = get_string(*secret, p + "/secret")) {
+        if (!definition::is_secret_name(*s))
+          error(p + "/secret", "names a secret (FLOWD_SECRET_<NAME> or a file in secrets.dir): " +
+                                   in_quotes(*s) + " is not a name ([A-Za-z_][A-Za-z0-9_.-]*)");
+      }
+    }
+    if (const Json* sig = required(v, p, "signature")) load_signature(*sig, p + "/signature");
+    std::vector<RefUse> refs;
+    if (const Json* f = member(v, "filter")) compile_condition(*f, p + "/filter", &refs);
+    if (const Json* in = member(v, "input")) compile_json(*in, p + "/input", &refs);
+    check_trigger_refs(refs, "request", "a webhook trigger");
+    return diagnostics_.size() == before;
+  }
+
+  // {perSecond: number > 0, burst: integer >= 1}: this webhook's token bucket.
+  void load_rate_limit(const Json& v, const std::string& p) {
+    if (!expect_object(v, p, "rateLimit ({perSecond, burst})")) return;
+    check_fields(v, p, {"perSecond", "burst"});
+    if (const Json* r = required(v, p, "perSecond"))
+      if (!r->is_number() || !(r->get<double>() > 0) || r->get<double>() > 1e6)
+        error(p + "/perSecond", "must be a number in (0, 1000000], got " + r->dump());
+    if (const Json* b = required(v, p, "burst"))
+      if (!b->is_number_integer() || b->get<std::int64_t>() < 1 || b->get<std::int64_t>() > 1000000)
+        error(p + "/burst", "must be an integer in 1..1000000, got " + b->dump());
+  }
+
+  // "github" or {scheme, header?, tolerance?}; header is for (and required by) hmac-sha256.
+  void load_signature(const Json& v, const std::string& p) {
+    std::optional<std::string> scheme;
+    std::string scheme_pointer = p;
+    if (v.is_string()) {
+      scheme = get_string(v, p);
+    } else {
+      if (!expect_object(v, p, "signature (a scheme name or {scheme, header, tolerance})")) return;
+      check_fields(v, p, {"scheme", "header", "tolerance"});
+      scheme_pointer = p + "/scheme";
+      if (const Json* s = required(v, p, "scheme")) scheme = get_string(*s, scheme_pointer);
+      if (const Json* t = member(v, "tolerance")) get_duration(*t, p + "/tolerance", false);
+    }
+    if (!scheme) return;
+    if (!definition::is_signature_scheme(*scheme)) {
+      error(scheme_pointer, "must be one of " + std::string(definition::kSignatureSchemes) +
+                                ", got " + in_quotes(*scheme));
+      return;
+    }
+    const Json* header = v.is_object() ? member(v, "header") : nullptr;
+    if (*scheme == "hmac-sha256" && header == nullptr)
+      error(p, "hmac-sha256 needs 'header': the request header that carries the signature");
+    if (*scheme != "hmac-sha256" && header != nullptr)
+      error(p + "/header", "only hmac-sha256 takes a header; " + *scheme + " uses its own");
+    if (header) get_string(*header, p + "/header");
   }
 
   void check_trigger_refs(const std::vector<RefUse>& refs, const std::string& root,
@@ -1151,7 +1226,15 @@ class Loader {
       }
       return;
     }
-    if (u.root == "input" || u.root == "context" || u.root == "secrets") return;
+    if (u.root == "secrets") {
+      if (!in_step_with(u.pointer))
+        report(doc_.inside(u.pointer, u.offset), u.pointer,
+               "{{ " + u.text + " }}: secrets may only be used in a step's 'with' (not in " +
+                   "output, if, switch, forEach.items or triggers), so their values never reach " +
+                   "the event log");
+      return;
+    }
+    if (u.root == "input" || u.root == "context") return;
     if (vars.count(u.root)) return;
     std::vector<std::string> names{"input", "steps", "context", "secrets"};
     names.insert(names.end(), vars.begin(), vars.end());
@@ -1163,6 +1246,30 @@ class Loader {
     }
     if (u.root == "item" || u.root == "index") text += "; item and index exist inside a forEach";
     bad(text);
+  }
+
+  // Whether `pointer` lies inside the `with` of a step, a switch case or a switch default.
+  static bool in_step_with(const std::string& pointer) {
+    static const std::regex kWith("/(steps/[0-9]+|cases/[0-9]+|default)/with(/.*)?$");
+    std::smatch m;
+    if (!std::regex_search(pointer, m, kWith)) return false;
+    // A `with` key inside an output object is not a step's with.
+    return m.prefix().str().find("/output") == std::string::npos;
+  }
+
+  // transform, log and workflow steps copy their `with` into an event or a log line (output,
+  // message, the child's input): secrets there would be persisted on purpose.
+  void check_secret_step_type(const std::string& type, const std::vector<RefUse>& refs) {
+    if (type != "transform" && type != "log" && type != "workflow") return;
+    for (const RefUse& u : refs)
+      if (u.root == "secrets")
+        report(doc_.inside(u.pointer, u.offset), u.pointer,
+               "{{ " + u.text + " }}: a " + type + " step's 'with' may not use secrets (it " +
+                   "becomes " +
+                   (type == "log"        ? "a log line"
+                    : type == "workflow" ? "the child's input"
+                                         : "the step's output") +
+                   ", which is stored); pass secrets only to steps that call out, such as http");
   }
 
   // Reports one cycle per strongly connected component of the dependsOn graph.

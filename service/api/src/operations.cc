@@ -231,7 +231,8 @@ ApiResult Operations::start_execution(const StartRequest& request) {
   if (!request.retry_of.empty()) started.data["retryOf"] = request.retry_of;
   started.time = Clock::now();
   AppendRequest append{options.execution_id, 0, {started}};
-  auto outcome = store_.start_execution_sync(std::move(append), Json{{"actor", options_.actor}});
+  const std::string& actor = request.actor.empty() ? options_.actor : request.actor;
+  auto outcome = store_.start_execution_sync(std::move(append), Json{{"actor", actor}});
   if (!outcome) return tl::unexpected(from_store(outcome.error()));
   Json body{{"id", outcome->execution_id},
             {"workflow", (*definition)->name},
@@ -390,6 +391,7 @@ ApiResult Operations::rerun(const std::string& id, const RerunRequest& request) 
   start.workflow = (*record)->workflow;
   start.version = request.version ? request.version : (*record)->workflow_version;
   start.retry_of = id;
+  start.actor = request.actor;
   if (request.input) {
     start.input = *request.input;
   } else {
@@ -408,7 +410,7 @@ ApiResult Operations::rerun(const std::string& id, const RerunRequest& request) 
 }
 
 ApiResult Operations::command(const std::string& id, const std::string& command,
-                              const Json& payload) {
+                              const Json& payload, const std::string& actor) {
   if (!known_command(command))
     return fail(http::codes::kInvalidInput,
                 "unknown command '" + command + "' (pause, resume, cancel)");
@@ -425,7 +427,7 @@ ApiResult Operations::command(const std::string& id, const std::string& command,
                 "execution " + id + " already ended (" + std::string(to_string((*record)->status)) +
                     "); it cannot " + command,
                 "rerun it to start a new execution (POST /api/v1/executions/{id}/rerun)");
-  auto queued = commands_.enqueue(id, command, payload, options_.actor);
+  auto queued = commands_.enqueue(id, command, payload, actor.empty() ? options_.actor : actor);
   if (!queued) return tl::unexpected(from_store(queued.error()));
   return Reply{Json{{"executionId", id}, {"command", command}, {"commandId", *queued}}, 202};
 }

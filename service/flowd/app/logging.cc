@@ -8,9 +8,23 @@
 #include <mutex>
 
 #include "flowd/engine/event.h"
+#include "flowd/engine/secrets.h"
 
 namespace flowd::app {
 namespace {
+
+// Every secret value the engine resolved: masked in every line, whoever wrote it.
+std::mutex masker_mutex;
+std::shared_ptr<const SecretMasker> masker;  // GUARDED_BY(masker_mutex)
+
+std::string masked(std::string line) {
+  std::shared_ptr<const SecretMasker> m;
+  {
+    std::lock_guard lock(masker_mutex);
+    m = masker;
+  }
+  return m ? m->mask(std::move(line)) : line;
+}
 
 std::string now_text() {
   return format_time(Clock::now());
@@ -63,6 +77,7 @@ class LineSink : public spdlog::sinks::base_sink<std::mutex> {
              payload}}.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
       }
     }
+    payload = masked(std::move(payload));
     payload += '\n';
     std::fwrite(payload.data(), 1, payload.size(), stderr);
   }
@@ -122,6 +137,11 @@ std::string text_line(std::string_view level, const std::string& message, const 
 }
 
 }  // namespace
+
+void Log::set_masker(std::shared_ptr<const SecretMasker> secrets) {
+  std::lock_guard lock(masker_mutex);
+  masker = std::move(secrets);
+}
 
 Log::Log(const config::LogConfig& config) : text_(config.format == config::LogFormat::kText) {
   const auto level = parse_level(config.level);

@@ -14,6 +14,8 @@
 #include "flowd/api/routes.h"
 #include "flowd/console/console.h"
 #include "flowd/dlq/dead_letter_store.h"
+#include "flowd/engine/actor.h"
+#include "flowd/engine/secrets.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
 #include "flowd/triggers/consumer.h"
@@ -25,6 +27,7 @@
 #include "service_metrics.h"
 #include "signals.h"
 #include "trigger_sink.h"
+#include "webhooks/endpoint.h"
 
 namespace flowd::app {
 namespace {
@@ -123,7 +126,13 @@ class Service {
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<api::Operations> operations_;
   std::unique_ptr<api::ApiRoutes> routes_;
+  std::unique_ptr<webhooks::WebhookEndpoint> webhooks_;
   std::thread http_thread_;
+
+  // Secrets: FLOWD_SECRET_<NAME>, then files in secrets.dir; every resolved value is masked in
+  // the logs (Log::set_masker).
+  std::shared_ptr<const SecretProvider> secrets_;
+  std::shared_ptr<SecretMasker> secret_masker_ = std::make_shared<SecretMasker>();
 
   std::string definitions_key_;  // housekeeping thread only
   std::atomic<bool> database_ok_{true};
@@ -133,6 +142,14 @@ class Service {
 
 bool Service::start() {
   service_metrics_ = std::make_unique<ServiceMetrics>(*metrics_);
+  {
+    std::vector<std::shared_ptr<const SecretProvider>> providers{
+        std::make_shared<EnvironmentSecrets>()};
+    if (!config_.secrets.dir.empty())
+      providers.push_back(std::make_shared<DirectorySecrets>(config_.secrets.dir));
+    secrets_ = std::make_shared<SecretChain>(std::move(providers));
+    Log::set_masker(secret_masker_);
+  }
   if (!start_store() || !start_kafka()) return false;
   auto log = [this](std::string_view level, const std::string& message, const Json& fields) {
     log_.write(level, message, fields);
@@ -144,6 +161,8 @@ bool Service::start() {
   options.max_in_flight = static_cast<std::size_t>(config_.engine.max_in_flight);
   options.snapshot_every = static_cast<std::size_t>(config_.engine.snapshot_every);
   options.log = log;
+  options.secrets = secrets_;
+  options.secret_masker = secret_masker_;
   service_metrics_->observe(options);
   runner_ = std::make_unique<service::DurableRunner>(*store_, *commands_, options);
   runner_->start();
@@ -169,6 +188,7 @@ bool Service::start_store() {
   eventstore::StoreOptions options;
   options.url = config_.database.url;
   options.owner = config_.engine.instance_id;
+  options.actor = actor::engine(config_.engine.instance_id);
   options.lease_ttl = config_.engine.lease_duration;
   options.pool_size = static_cast<std::size_t>(config_.database.pool_size);
   auto store = EventStore::open(options);
@@ -271,7 +291,30 @@ bool Service::start_http() {
   options.access_log = log_.access_logger();
   options.quiet_reads = true;  // log.level: debug shows every read
   options.logger = log_.plain_logger();
+  options.public_prefixes = {"/hooks/"};  // a webhook's signature is its authentication
+  options.reader_routes = {"POST /api/v1/workflows/validate",
+                           "POST /api/v1/executions/{id}/replay"};
   server_ = std::make_unique<http::Server>(http_io_, options, metrics_);
+  {
+    webhooks::WebhookOptions hooks;
+    hooks.max_body_bytes = config_.webhooks.max_body_bytes;
+    hooks.rate = config_.webhooks.rate;
+    hooks.burst = config_.webhooks.burst;
+    hooks.tolerance = std::chrono::duration_cast<std::chrono::seconds>(config_.webhooks.tolerance);
+    hooks.secrets = secrets_;
+    hooks.metrics = metrics_;
+    hooks.on_started = [this](Event started) {
+      if (runner_) runner_->offer(std::move(started));
+    };
+    hooks.log = [this](std::string_view level, const std::string& message, const Json& fields) {
+      log_.write(level, message, fields);
+    };
+    webhooks_ = std::make_unique<webhooks::WebhookEndpoint>(*store_, std::move(hooks));
+    webhooks_->register_routes(server_->router());
+    std::string key;
+    if (auto definitions = load_all_definitions(*store_, key))
+      webhooks_->set_definitions(*definitions);
+  }
   operations_ = std::make_unique<api::Operations>(*store_, *commands_);
   api::ApiOptions api_options;
   api_options.metrics = metrics_;
@@ -317,6 +360,7 @@ void Service::refresh_triggers() {
     for (const auto& topic : (*router)->topics())
       (void)broker_->create_topic(topic, config_.kafka.partitions);
   consumer_->set_router(*router);
+  if (webhooks_) webhooks_->set_definitions(*definitions);
   definitions_key_ = std::move(key);
   log_.write("info", "trigger bindings updated", {{"topics", (*router)->topics()}});
 }

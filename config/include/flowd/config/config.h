@@ -44,6 +44,28 @@ struct HttpConfig {
   std::uint16_t port = 8080;              // parsed from listen; 0 lets the kernel pick
   std::optional<std::string> token;       // bearer token; empty = no authentication
   std::size_t max_body_bytes = 1 << 20;
+  // Named API tokens with roles, "name:role:sha256hex" (role reader or operator; the SHA-256 of
+  // the token in hex, never the token): see docs/api.md. `token` above counts as one operator
+  // token named "token".
+  struct ApiToken {
+    std::string name;
+    std::string role;    // reader | operator
+    std::string sha256;  // lower-case hex, 64 digits
+  };
+  std::vector<ApiToken> tokens;
+};
+
+// Webhook endpoints (POST /hooks/<path>), see service/webhooks/README.md.
+struct WebhooksConfig {
+  std::size_t max_body_bytes = 256 * 1024;  // larger deliveries get 413
+  double rate = 50;                         // deliveries per second per webhook (token bucket)
+  int burst = 100;                          // bucket size
+  Millis tolerance{300'000};  // timestamped signatures: allowed clock distance (per-hook override)
+};
+
+// Secret providers: FLOWD_SECRET_<NAME> variables, then files in `dir` (when set).
+struct SecretsConfig {
+  std::string dir;  // e.g. /run/secrets/flowd (a Kubernetes secret volume); empty: none
 };
 
 struct KafkaConfig {
@@ -79,6 +101,8 @@ struct Config {
   KafkaConfig kafka;
   WorkflowsConfig workflows;
   LogConfig log;
+  WebhooksConfig webhooks;
+  SecretsConfig secrets;
 };
 
 // One thing wrong with the configuration. `where` is "path/to/flowd.yaml:12:5" for the file or

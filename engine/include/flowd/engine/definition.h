@@ -87,7 +87,7 @@ struct StepDef {
 };
 
 struct TriggerDef {
-  enum class Kind { kKafka, kCron };
+  enum class Kind { kKafka, kCron, kWebhook };
   Kind kind = Kind::kKafka;
   Json spec;  // the trigger's fields as written; triggers/ interprets them
   SourceLocation location;

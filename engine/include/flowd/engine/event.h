@@ -32,6 +32,7 @@ enum class EventType {
   kExecutionFailed,     // data: error, step
   kExecutionCancelled,  // data: reason
   kExecutionTimedOut,   // data: timeoutMs
+  kSecretAccessed,      // a step resolved a secret; data: name (never the value)
 };
 
 std::string_view to_string(EventType type);

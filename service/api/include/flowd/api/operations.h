@@ -67,11 +67,13 @@ struct StartRequest {
   Json context = nullptr;  // an object or null
   std::string dedupe_key;  // "": none
   std::string retry_of;    // "": none (rerun sets it)
+  std::string actor;       // metadata.actor ("": OperationsOptions::actor), e.g. the token name
 };
 
 struct RerunRequest {
   std::optional<Json> input;   // empty: the original input
   std::optional<int> version;  // empty: the original workflow version
+  std::string actor;           // as StartRequest::actor
 };
 
 // A definition sent as text: YAML, or JSON (which is YAML too).
@@ -116,7 +118,15 @@ class Operations {
   ApiResult rerun(const std::string& id, const RerunRequest& request);
   // pause | resume | cancel through the CommandQueue: 202 {"executionId","command","commandId"};
   // CONFLICT when the execution already ended.
-  ApiResult command(const std::string& id, const std::string& command, const Json& payload);
+  ApiResult command(const std::string& id, const std::string& command, const Json& payload,
+                    const std::string& actor = {});
+
+  // Who did what: who started it, the input, every step with attempts and durations, the
+  // secrets each step accessed (names), commands with actor and reason, retries, fallbacks,
+  // lineage (retryOf, parent, retries and children) and every event's actor (audit.cc).
+  ApiResult audit(const std::string& id);
+  // The webhooks the stored workflows serve: {"items":[{path,url,workflow,...}],"problems"}.
+  ApiResult list_webhooks();
 
   // --- administration --------------------------------------------------------------------------
   // {"executions","events","snapshots","batches","dryRun"}
