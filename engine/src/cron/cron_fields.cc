@@ -262,10 +262,8 @@ std::vector<std::string_view> split_whitespace(std::string_view text) {
 Result<CronFields> parse_cron_fields(std::string_view expression) {
   std::vector<std::string_view> words = split_whitespace(expression);
   if (words.size() == 1 && words[0].starts_with('@')) {
-    std::string lower(words[0]);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     for (const auto& macro : kMacros) {
-      if (lower == macro.name) return parse_cron_fields(macro.fields);
+      if (words[0] == macro.name) return parse_cron_fields(macro.fields);
     }
     return fail(ErrorCode::kInvalidDefinition,
                 "unknown macro " + quoted(words[0]) +

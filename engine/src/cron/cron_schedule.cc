@@ -108,7 +108,7 @@ std::optional<std::int64_t> next_wall_time(const cron::CronFields& f, std::int64
 const date::time_zone* find_zone(std::string_view name, std::string& error) {
   try {
     return date::locate_zone(name);
-  } catch (const std::exception& e) {
+  } catch (const std::exception&) {
     error = "unknown time zone '" + std::string(name) + "'";
     return nullptr;
   }
@@ -138,6 +138,11 @@ Result<CronSchedule> CronSchedule::parse(std::string_view expression, std::strin
     if (impl->zone == nullptr) return fail(ErrorCode::kInvalidDefinition, error);
   }
   return CronSchedule(std::move(impl));
+}
+
+bool is_known_time_zone(std::string_view time_zone) {
+  std::string error;
+  return is_utc(time_zone) || find_zone(time_zone, error) != nullptr;
 }
 
 std::optional<SysSeconds> CronSchedule::next_after(SysSeconds after) const {
