@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data + 5), size - 5);
 
   auto rfc = flowd::parse_rfc3339(text);
-  if (rfc) require(flowd::parse_rfc3339(flowd::format_utc(*rfc)) == rfc);
+  if (rfc) require(flowd::parse_rfc3339(flowd::format_utc(*rfc)) == *rfc);
 
   auto schedule = flowd::CronSchedule::parse(text, zone);
   if (!schedule) {

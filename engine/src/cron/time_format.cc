@@ -123,7 +123,13 @@ Result<SysSeconds> parse_rfc3339(std::string_view text) {
   const std::int64_t wall =
       cron::days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * kDay +
       hour * 3600 + minute * 60 + second;
-  return SysSeconds(std::chrono::seconds(wall - offset));
+  const std::int64_t instant = wall - offset;
+  // Years 0001-9999 in UTC too, so that format_utc writes it back in the same form.
+  if (instant < cron::days_from_civil(1, 1, 1) * kDay ||
+      instant >= cron::days_from_civil(10000, 1, 1) * kDay) {
+    return bad("outside the years 0001-9999 in UTC");
+  }
+  return SysSeconds(std::chrono::seconds(instant));
 }
 
 }  // namespace flowd
