@@ -13,6 +13,7 @@
 #include "definition/input_schema.h"
 #include "definition/names.h"
 #include "definition/webhook_names.h"
+#include "flowd/engine/cron.h"
 #include "flowd/engine/definition.h"
 
 namespace flowd {
@@ -29,6 +30,7 @@ constexpr double kMaxMultiplier = 100.0;
 constexpr double kMaxJitter = 0.25;
 constexpr std::int64_t kMaxParallelLimit = 10'000;
 constexpr std::int64_t kMaxVersion = 1'000'000'000;
+constexpr std::int64_t kMaxCatchup = 100'000;  // missed ticks a cron trigger may run after downtime
 
 // Where a template is evaluated decides which names it can see.
 struct RefUse {
@@ -933,6 +935,8 @@ class Loader {
   void load_triggers(const Json& v, Definition& def) {
     const std::string p = "/spec/triggers";
     if (!expect_array(v, p)) return;
+    int crons = 0;                                  // default names count cron triggers only
+    std::map<std::string, std::string> cron_names;  // name -> pointer of its trigger
     for (std::size_t i = 0; i < v.size(); ++i) {
       const std::string ip = pointer_child(p, i);
       const Json& t = v[i];
@@ -952,7 +956,13 @@ class Loader {
         trigger.spec = *k;
       } else if (const Json* c = member(t, "cron")) {
         trigger.kind = TriggerDef::Kind::kCron;
-        if (!load_cron(*c, ip + "/cron")) continue;
+        trigger.cron = load_cron(*c, ip + "/cron", def.name + "-cron-" + std::to_string(crons++));
+        if (!trigger.cron) continue;
+        if (auto [it, fresh] = cron_names.emplace(trigger.cron->name, ip); !fresh) {
+          error(ip + "/cron", "two cron triggers are named " + in_quotes(trigger.cron->name) +
+                                  " (the first at " + where_text(doc_.at(it->second)) + ")");
+          continue;
+        }
         trigger.spec = *c;
       } else if (const Json* w = member(t, "webhook")) {
         trigger.kind = TriggerDef::Kind::kWebhook;
@@ -980,17 +990,27 @@ class Loader {
     std::vector<RefUse> refs;
     if (const Json* f = member(v, "filter")) compile_condition(*f, p + "/filter", &refs);
     if (const Json* in = member(v, "input")) compile_json(*in, p + "/input", &refs);
-    check_trigger_refs(refs, "event", "a kafka trigger");
+    check_trigger_refs(refs, {"event"}, "a kafka trigger");
     return diagnostics_.size() == before;
   }
 
-  bool load_cron(const Json& v, const std::string& p) {
-    if (!expect_object(v, p)) return false;
+  // The trigger as the scheduler reads it (CronTrigger), or nullopt after reporting why not.
+  std::optional<CronTrigger> load_cron(const Json& v, const std::string& p,
+                                       const std::string& default_name) {
+    if (!expect_object(v, p)) return std::nullopt;
     const std::size_t before = diagnostics_.size();
-    check_fields(v, p, {"schedule", "timezone", "overlap", "catchupWindow", "input"});
-    if (const Json* s = required(v, p, "schedule")) {
-      if (auto text = get_string(*s, p + "/schedule")) {
-        if (auto why = definition::check_cron_schedule(*text)) error(p + "/schedule", *why);
+    check_fields(v, p,
+                 {"schedule", "timezone", "overlap", "catchupWindow", "maxCatchup", "jitter",
+                  "input", "pauseOnFailure", "startAt", "endAt", "name"});
+    CronTrigger cron;
+    cron.name = default_name;
+    if (const Json* n = member(v, "name")) {
+      if (auto s = get_string(*n, p + "/name")) {
+        if (!definition::is_workflow_name(*s)) {
+          error(p + "/name", "invalid schedule name " + in_quotes(*s) + ": " +
+                                 std::string(definition::kWorkflowNameRule));
+        }
+        cron.name = *s;
       }
     }
     if (const Json* tz = member(v, "timezone")) {
@@ -998,22 +1018,69 @@ class Loader {
         if (!definition::is_timezone_name(*s)) {
           error(p + "/timezone", "invalid time zone " + in_quotes(*s) +
                                      ": use an IANA name like Europe/Berlin or UTC");
+        } else if (!is_known_time_zone(*s)) {
+          error(p + "/timezone", "unknown time zone " + in_quotes(*s) +
+                                     ": not in this machine's IANA time zone database");
         }
+        cron.timezone = *s;
+      }
+    }
+    if (const Json* s = required(v, p, "schedule")) {
+      if (auto text = get_string(*s, p + "/schedule")) {
+        if (auto parsed = CronSchedule::parse(*text); !parsed) {
+          error(p + "/schedule", parsed.error().message);
+        }
+        cron.schedule = *text;
       }
     }
     if (const Json* o = member(v, "overlap")) {
       if (auto s = get_string(*o, p + "/overlap")) {
-        if (!definition::is_overlap_policy(*s)) {
+        if (auto policy = parse_overlap_policy(*s)) {
+          cron.overlap = *policy;
+        } else {
           error(p + "/overlap", "must be one of " + std::string(definition::kOverlapPolicies) +
                                     ", got " + in_quotes(*s));
         }
       }
     }
-    if (const Json* w = member(v, "catchupWindow")) get_duration(*w, p + "/catchupWindow", true);
+    if (const Json* w = member(v, "catchupWindow")) {
+      if (auto d = get_duration(*w, p + "/catchupWindow", true)) cron.catchup_window = *d;
+    }
+    if (const Json* m = member(v, "maxCatchup")) {
+      if (auto n = get_integer(*m, p + "/maxCatchup", 0, kMaxCatchup)) {
+        cron.max_catchup = static_cast<int>(*n);
+      }
+    }
+    if (const Json* j = member(v, "jitter")) {
+      if (auto d = get_duration(*j, p + "/jitter", true)) cron.jitter = *d;
+    }
+    if (const Json* f = member(v, "pauseOnFailure")) {
+      if (auto b = get_bool(*f, p + "/pauseOnFailure")) cron.pause_on_failure = *b;
+    }
+    for (auto [key, field] :
+         {std::pair{"startAt", &CronTrigger::start_at}, std::pair{"endAt", &CronTrigger::end_at}}) {
+      const Json* t = member(v, key);
+      if (t == nullptr) continue;
+      if (auto s = get_string(*t, p + "/" + key)) {
+        if (auto at = parse_rfc3339(*s)) {
+          cron.*field = *at;
+        } else {
+          error(p + "/" + key,
+                "invalid time " + in_quotes(*s) + ": use RFC 3339, e.g. 2026-03-29T01:00:00Z");
+        }
+      }
+    }
+    if (cron.start_at && cron.end_at && *cron.end_at <= *cron.start_at) {
+      error(p + "/endAt", "must be after startAt (" + format_utc(*cron.start_at) + ")");
+    }
     std::vector<RefUse> refs;
-    if (const Json* in = member(v, "input")) compile_json(*in, p + "/input", &refs);
-    check_trigger_refs(refs, "tick", "a cron trigger");
-    return diagnostics_.size() == before;
+    if (const Json* in = member(v, "input")) {
+      compile_json(*in, p + "/input", &refs);
+      cron.input = *in;
+    }
+    check_trigger_refs(refs, {"tick", "schedule"}, "a cron trigger");
+    if (diagnostics_.size() != before) return std::nullopt;
+    return cron;
   }
 
   // webhook: {path, secret, signature, filter?, input?}; see service/webhooks/README.md.
@@ -1039,7 +1106,7 @@ class Loader {
     std::vector<RefUse> refs;
     if (const Json* f = member(v, "filter")) compile_condition(*f, p + "/filter", &refs);
     if (const Json* in = member(v, "input")) compile_json(*in, p + "/input", &refs);
-    check_trigger_refs(refs, "request", "a webhook trigger");
+    check_trigger_refs(refs, {"request"}, "a webhook trigger");
     return diagnostics_.size() == before;
   }
 
@@ -1082,12 +1149,16 @@ class Loader {
     if (header) get_string(*header, p + "/header");
   }
 
-  void check_trigger_refs(const std::vector<RefUse>& refs, const std::string& root,
+  void check_trigger_refs(const std::vector<RefUse>& refs, const std::vector<std::string>& roots,
                           const std::string& what) {
+    std::string seen;
+    for (std::size_t i = 0; i < roots.size(); ++i) {
+      seen += (i == 0 ? "" : i + 1 == roots.size() ? " and " : ", ") + in_quotes(roots[i]);
+    }
     for (const RefUse& u : refs) {
-      if (u.root == root) continue;
+      if (std::find(roots.begin(), roots.end(), u.root) != roots.end()) continue;
       report(doc_.inside(u.pointer, u.offset), u.pointer,
-             "{{ " + u.text + " }}: " + what + " sees only '" + root + "' (" + root + ".…)");
+             "{{ " + u.text + " }}: " + what + " sees only " + seen + " (" + roots[0] + ".…)");
     }
   }
 
