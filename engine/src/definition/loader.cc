@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <regex>
 #include <set>
 #include <utility>
 
@@ -1319,13 +1318,37 @@ class Loader {
     bad(text);
   }
 
-  // Whether `pointer` lies inside the `with` of a step, a switch case or a switch default.
+  // Whether `pointer` lies inside the `with` of a step, a switch case or a switch default
+  // (`.../steps/N/with...`, `.../cases/N/with...`, `.../default/with...`), and not inside an
+  // output object on the way there. Plain segment checks: GCC 12 warns inside std::regex.
   static bool in_step_with(const std::string& pointer) {
-    static const std::regex kWith("/(steps/[0-9]+|cases/[0-9]+|default)/with(/.*)?$");
-    std::smatch m;
-    if (!std::regex_search(pointer, m, kWith)) return false;
-    // A `with` key inside an output object is not a step's with.
-    return m.prefix().str().find("/output") == std::string::npos;
+    std::vector<std::string> segments;
+    for (std::size_t at = 0; at < pointer.size();) {
+      const std::size_t slash = pointer.find('/', at + 1);
+      const std::size_t end = slash == std::string::npos ? pointer.size() : slash;
+      segments.push_back(pointer.substr(at + 1, end - at - 1));
+      at = end;
+    }
+    auto is_index = [](const std::string& s) {
+      return !s.empty() &&
+             std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    for (std::size_t i = 1; i < segments.size(); ++i) {
+      if (segments[i] != "with") continue;
+      std::size_t start = 0;
+      if (segments[i - 1] == "default") {
+        start = i - 1;
+      } else if (i >= 2 && (segments[i - 2] == "steps" || segments[i - 2] == "cases") &&
+                 is_index(segments[i - 1])) {
+        start = i - 2;
+      } else {
+        continue;
+      }
+      // A `with` key inside an output object is not a step's with.
+      return std::find(segments.begin(), segments.begin() + static_cast<long>(start), "output") ==
+             segments.begin() + static_cast<long>(start);
+    }
+    return false;
   }
 
   // transform, log and workflow steps copy their `with` into an event or a log line (output,
