@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -62,9 +63,9 @@ int main(int argc, char** argv) {
     options.database_url = url;
     options.dir = std::filesystem::temp_directory_path() / db;
     std::filesystem::remove_all(options.dir);
-    pqxx::connection conn(url);
+    auto conn = std::make_unique<pqxx::connection>(url);
     takeover::TakeoverCluster cluster(options, [&](const std::string& sql) {
-      pqxx::nontransaction tx(conn);
+      pqxx::nontransaction tx(*conn);
       auto result = tx.exec(sql);
       if (result.empty() || result[0][0].is_null()) return std::string();
       return result[0][0].as<std::string>();
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
     kafka.push_back(out.kafka_partitions_s);
     leased.push_back(out.leased_executions_s);
     rejoin.push_back(out.rejoin_same_id_s);
-    conn.close();
+    conn.reset();  // before DROP DATABASE
     pqxx::connection admin(server);
     pqxx::nontransaction(admin).exec0("DROP DATABASE " + db + " WITH (FORCE)");
     std::filesystem::remove_all(options.dir);

@@ -233,21 +233,27 @@ class TakeoverCluster {
     const auto restarted = Clock::now();
     spawn(victim_index, "restart");
     std::optional<double> rejoin;
+    std::vector<std::string> pending;  // records of the rounds whose starter is not known yet
     for (int round = 0; !rejoin; ++round) {
       if (Clock::now() - restarted > options_.limit)
         return fail(out.victim + " did not get partitions back");
       if (instances_[victim_index]->exited()) return fail(out.victim + " exited after restart");
-      std::vector<std::string> rids;
       for (int p = 0; p < options_.partitions; ++p) {
-        rids.push_back("back" + std::to_string(round) + "-p" + std::to_string(p));
-        if (!send(rids.back(), "tick", p)) return fail("produce " + rids.back());
+        pending.push_back("back" + std::to_string(round) + "-p" + std::to_string(p));
+        if (!send(pending.back(), "tick", p)) return fail("produce " + pending.back());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      for (const auto& rid : rids)
-        if (owner_of(rid) == out.victim) {
-          double s = seconds_since(restarted, started_ms(rid));
+      std::vector<std::string> still;
+      for (const auto& rid : pending) {
+        const std::string owner = owner_of(rid);
+        if (owner.empty()) {
+          still.push_back(rid);
+        } else if (owner == out.victim) {
+          const double s = seconds_since(restarted, started_ms(rid));
           rejoin = rejoin ? std::min(*rejoin, s) : s;
         }
+      }
+      pending = std::move(still);
     }
     out.rejoin_same_id_s = *rejoin;
 
