@@ -383,6 +383,8 @@ const std::map<std::string, std::string>& owned_properties() {
       {"metadata.broker.list", "kafka.brokers"},
       {"group.id", "kafka.groupId"},
       {"session.timeout.ms", "kafka.sessionTimeout"},
+      {"heartbeat.interval.ms", "kafka.heartbeatInterval"},
+      {"group.instance.id", "kafka.staticMembership"},
   };
   return owned;
 }
@@ -596,6 +598,22 @@ const std::vector<Setting>& setting_table() {
       {"kafka", "properties",
        "librdkafka properties passed through (TLS, SASL, ...); see README for the variables",
        nullptr},  // handled by apply_properties (needs per-entry locations)
+      {"kafka", "heartbeatInterval",
+       "consumer group heartbeat interval (100ms..1m, < sessionTimeout)",
+       duration_field([](Config& c) -> Millis& { return c.kafka.heartbeat_interval; }, Millis(100),
+                      Millis(60'000))},
+      {"kafka", "staticMembership",
+       "static group membership with group.instance.id = engine.instanceId: auto, on, off",
+       [](Config& c, const Raw& raw, Problems& out) {
+         auto v = string(raw, out);
+         if (!v) return;
+         const std::string mode = trim(*v);
+         if (mode != "auto" && mode != "on" && mode != "off") {
+           report(out, raw, "expected auto, on or off, got " + show(mode));
+           return;
+         }
+         c.kafka.static_membership = mode;
+       }},
       {"workflows", "dirs", "folders whose definitions are applied at start-up",
        [](Config& c, const Raw& raw, Problems& out) {
          auto items = list(raw, out, false);
@@ -776,7 +794,12 @@ std::string default_instance_id() {
 void resolve_defaults(Config& c) {
   if (c.engine.threads <= 0)
     c.engine.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (c.engine.instance_id.empty()) c.engine.instance_id = default_instance_id();
+  if (c.engine.instance_id.empty()) {
+    c.engine.instance_id = default_instance_id();
+    c.engine.instance_id_generated = true;
+  }
+  if (c.kafka.heartbeat_interval <= Millis(0))
+    c.kafka.heartbeat_interval = std::min(kSecond, c.kafka.session_timeout / 3);
 }
 
 void cross_check(const Config& c, Problems& out) {
@@ -784,6 +807,11 @@ void cross_check(const Config& c, Problems& out) {
     out.push_back(
         Problem{"kafka", "kafka.eventsTopic",
                 "must differ from kafka.dlqTopic (both are " + show(c.kafka.dlq_topic) + ")"});
+  if (c.kafka.heartbeat_interval >= c.kafka.session_timeout)
+    out.push_back(Problem{"kafka", "kafka.heartbeatInterval",
+                          "must be shorter than kafka.sessionTimeout (" +
+                              format_duration(c.kafka.heartbeat_interval) +
+                              " >= " + format_duration(c.kafka.session_timeout) + ")"});
 }
 
 Result<Config> finish(Config c, Problems problems) {
@@ -893,7 +921,9 @@ nlohmann::json to_json(const Config& c, bool redact) {
         {"partitions", c.kafka.partitions},
         {"sessionTimeout", format_duration(c.kafka.session_timeout)},
         {"maxInFlight", c.kafka.max_in_flight},
-        {"properties", properties}}},
+        {"properties", properties},
+        {"heartbeatInterval", format_duration(c.kafka.heartbeat_interval)},
+        {"staticMembership", c.kafka.static_membership}}},
       {"workflows", {{"dirs", c.workflows.dirs}}},
       {"log",
        {{"level", c.log.level}, {"format", c.log.format == LogFormat::kJson ? "json" : "text"}}},
@@ -969,6 +999,12 @@ std::string format_duration(Millis d) {
   for (Unit u : {Unit{86'400'000, "d"}, Unit{3'600'000, "h"}, Unit{60'000, "m"}, Unit{1000, "s"}})
     if (ms != 0 && ms % u.scale == 0) return std::to_string(ms / u.scale) + u.name;
   return std::to_string(ms) + "ms";
+}
+
+std::string KafkaConfig::group_instance_id(const EngineConfig& engine) const {
+  if (static_membership == "off") return {};
+  if (static_membership == "auto" && engine.instance_id_generated) return {};
+  return engine.instance_id;
 }
 
 }  // namespace flowd::config

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "flowd/engine/timers.h"
+
 namespace flowd {
 
 namespace asio = boost::asio;
@@ -46,15 +48,16 @@ class ActiveGuard {
 
 // Runs an awaitable against a timeout and a CancelSignal; whichever comes first decides. The
 // awaitable keeps running detached after a timeout, with the signal raised so it stops early.
-awaitable<Result<Json>> race(asio::io_context& io, awaitable<Result<Json>> work, Millis timeout,
-                             std::shared_ptr<CancelSignal> cancel, std::string what) {
+awaitable<Result<Json>> race(asio::io_context& io, awaitable<Result<Json>> work, Millis wait,
+                             Millis timeout, std::shared_ptr<CancelSignal> cancel,
+                             std::string what) {
   struct State {
     explicit State(asio::io_context& io) : timer(io) {}
     std::optional<Result<Json>> result;
     asio::steady_timer timer;
   };
   auto state = std::make_shared<State>(io);
-  state->timer.expires_after(timeout);
+  state->timer.expires_after(wait);  // what is left of `timeout` (less after a resume)
   cancel->on_cancel([state] { state->timer.cancel(); });
   asio::co_spawn(io, std::move(work), [state](std::exception_ptr ep, Result<Json> r) {
     if (state->result) return;
@@ -108,7 +111,7 @@ void Engine::Run::deadline_expired() {
 
 void Engine::Run::start_new() {
   // The input and context move into the event: the run reads them from its state from now on.
-  Event started = detail::started_event_moving(*definition_, options_);
+  Event started = detail::started_event_moving(*definition_, options_, engine_.deps_.now());
   emit(started.type, {}, 0, std::move(started.data));
   asio::co_spawn(io_, main(false), asio::detached);
 }
@@ -126,12 +129,13 @@ void Engine::Run::start_resumed(ExecutionState state) {
 
 awaitable<void> Engine::Run::main(bool resumed) {
   auto self = shared_from_this();
-  // The workflow deadline counts from the first start, also after a resume.
-  auto remaining = definition_->timeout -
-                   std::chrono::duration_cast<Millis>(engine_.deps_.now() - state_.started);
+  // The workflow deadline is the one ExecutionStarted recorded (timers.h), also after a resume.
+  const TimePoint deadline =
+      state_.deadline != TimePoint{} ? state_.deadline : state_.started + definition_->timeout;
   (void)resumed;
   deadlines_ = &asio::use_service<detail::DeadlineQueue>(io_);
-  deadlines_->add(*this, std::chrono::steady_clock::now() + std::max(remaining, Millis(0)));
+  deadlines_->add(*this,
+                  std::chrono::steady_clock::now() + time_until(deadline, engine_.deps_.now()));
 
   Graph top(nullptr, "");
   top.scope.bind("input", &state_.input);
@@ -565,6 +569,14 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
 
   const RetryPolicy& policy = retry_policy(step);
   int attempt = state_.steps[path].attempts;
+  // Durable timers (timers.h): a step resumed mid-attempt keeps that attempt's due time and
+  // deadline; one resumed during a retry's backoff waits only what is left of it.
+  std::optional<detail::AttemptTimes> inherited = detail::interrupted_times(state_.steps[path]);
+  if (const TimePoint retry_at = state_.steps[path].retry_due;
+      state_.steps[path].status == StepStatus::kRetrying && retry_at != TimePoint{}) {
+    co_await sleep(time_until(retry_at, engine_.deps_.now()));
+    if (stop_kind_ != StopKind::kNone) co_return stopped_result();
+  }
   const MissingPolicy missing =
       step.on_missing == OnMissing::kNull ? MissingPolicy::kNull : MissingPolicy::kError;
   while (true) {
@@ -603,10 +615,21 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
       slots_.release();
       co_return stopped_result();
     }
+    auto times = detail::plan_attempt(
+        engine_.deps_.runners ? engine_.deps_.runners->find(body.type) : nullptr, path, *with,
+        engine_.deps_.now(), step.timeout, definition_->default_step_timeout, inherited);
+    inherited.reset();
+    if (!times) {
+      slots_.release();
+      emit(EventType::kStepFailed, path, attempt,
+           {{"error", to_json(times.error())}, {"final", true}});
+      co_return co_await after_failure(step, path, times.error(), scope, fallback_depth);
+    }
     ++attempt;
     std::string key = idempotency_key(state_.id, path, attempt);
     Json data = start_data;
     data["idempotencyKey"] = key;
+    detail::record_times(*times, data);
     emit(EventType::kStepStarted, path, attempt, std::move(data));
     if (!co_await flush() || stop_kind_ != StopKind::kNone) {
       slots_.release();
@@ -618,7 +641,7 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
     }
     auto began = std::chrono::steady_clock::now();
     Result<Json> outcome =
-        co_await invoke(step, body.type, path, attempt, std::move(key), std::move(*with));
+        co_await invoke(step, body.type, path, attempt, std::move(key), std::move(*with), *times);
     std::int64_t took = elapsed_ms(began);
     slots_.release();
     if (!secret_values_.empty()) {
@@ -651,12 +674,15 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
                                           policy.on.end());
     if (retry) {
       Millis delay = retry_delay(policy, attempt);
+      const TimePoint retry_at = engine_.deps_.now() + delay;
       emit(EventType::kStepFailed, path, attempt,
            {{"error", to_json(error)}, {"durationMs", took}, {"final", false}});
       emit(EventType::kStepRetryScheduled, path, attempt,
-           {{"delayMs", delay.count()}, {"nextAttempt", attempt + 1}});
+           {{"delayMs", delay.count()},
+            {"nextAttempt", attempt + 1},
+            {"dueAt", format_time(retry_at)}});
       if (!co_await flush() || stop_kind_ != StopKind::kNone) co_return stopped_result();
-      co_await sleep(delay);
+      co_await sleep(time_until(retry_at, engine_.deps_.now()));
       if (stop_kind_ != StopKind::kNone) co_return stopped_result();
       continue;
     }
@@ -747,14 +773,17 @@ awaitable<Engine::Run::NodeResult> Engine::Run::after_failure(const StepDef& ste
 
 awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::string& type,
                                             const std::string& path, int attempt,
-                                            std::string idempotency_key, Json with) {
+                                            std::string idempotency_key, Json with,
+                                            const detail::AttemptTimes& times) {
+  (void)step;
   auto what = [&] { return "step '" + path + "' (" + type + ")"; };
-  const Millis timeout = step_timeout(step);
+  const TimePoint now = engine_.deps_.now();
+  const Millis wait = detail::time_left(times, now);
   auto cancel = std::make_shared<CancelSignal>();
   ActiveGuard guard(active_, cancel);
   if (type == "workflow") {
-    co_return co_await race(io_, run_sub_workflow(path, attempt, with, cancel), timeout, cancel,
-                            what());
+    co_return co_await race(io_, run_sub_workflow(path, attempt, with, cancel), wait, times.timeout,
+                            cancel, what());
   }
   StepRunner* runner = engine_.deps_.runners ? engine_.deps_.runners->find(type) : nullptr;
   if (!runner)
@@ -765,8 +794,10 @@ awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::stri
                 .idempotency_key = std::move(idempotency_key),
                 .type = type,
                 .with = std::move(with),
-                .timeout = timeout,
-                .cancel = cancel};
+                .timeout = wait,
+                .cancel = cancel,
+                .now = now,
+                .due_at = times.due_at};
   if (runner->instant()) {
     // Finishes without waiting on anything: no timeout timer to race it against.
     try {
@@ -775,7 +806,7 @@ awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::stri
       co_return fail(ErrorCode::kInternal, what() + " threw: " + e.what());
     }
   }
-  co_return co_await race(io_, runner->run(std::move(call)), timeout, cancel, what());
+  co_return co_await race(io_, runner->run(std::move(call)), wait, times.timeout, cancel, what());
 }
 
 awaitable<Result<Json>> Engine::Run::run_sub_workflow(const std::string& path, int attempt,
@@ -1038,10 +1069,6 @@ bool Engine::Run::resume(Json input) {
 }
 
 // ---- policies -------------------------------------------------------------------------------
-
-Millis Engine::Run::step_timeout(const StepDef& step) const {
-  return step.timeout.value_or(definition_->default_step_timeout);
-}
 
 const RetryPolicy& Engine::Run::retry_policy(const StepDef& step) const {
   return step.retry ? *step.retry : definition_->default_retry;

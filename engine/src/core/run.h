@@ -10,13 +10,15 @@
 #include <thread>
 
 #include "core/async.h"
+#include "core/attempt_times.h"
 #include "flowd/engine/engine.h"
 
 namespace flowd {
 
 namespace detail {
-// started_event() that moves `options.input` and `options.context` into the event.
-Event started_event_moving(const Definition& definition, StartOptions& options);
+// started_event() that moves `options.input` and `options.context` into the event; its
+// `deadline` (the execution timeout, timers.h) counts from `now`.
+Event started_event_moving(const Definition& definition, StartOptions& options, TimePoint now);
 }  // namespace detail
 
 class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
@@ -94,7 +96,8 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
                                                    int fallback_depth);
   boost::asio::awaitable<Result<Json>> invoke(const StepDef& step, const std::string& type,
                                               const std::string& path, int attempt,
-                                              std::string idempotency_key, Json with);
+                                              std::string idempotency_key, Json with,
+                                              const detail::AttemptTimes& times);
   boost::asio::awaitable<Result<Json>> run_sub_workflow(const std::string& path, int attempt,
                                                         const Json& with,
                                                         std::shared_ptr<CancelSignal> cancel);
@@ -117,7 +120,6 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   void stop(StopKind kind, std::string reason);
   void wake_all();
   void deadline_expired() override;
-  Millis step_timeout(const StepDef& step) const;
   const RetryPolicy& retry_policy(const StepDef& step) const;
   Millis retry_delay(const RetryPolicy& policy, int attempt);
   void finish();

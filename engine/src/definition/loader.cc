@@ -14,6 +14,7 @@
 #include "definition/webhook_names.h"
 #include "flowd/engine/cron.h"
 #include "flowd/engine/definition.h"
+#include "flowd/engine/timers.h"
 
 namespace flowd {
 namespace {
@@ -665,6 +666,20 @@ class Loader {
       }
     } else if (type == "sleep") {
       if (!need_object()) return;
+      // `until` (durable timers): an RFC 3339 time or a template resolved when the step runs.
+      if (const Json* until = member(*with, "until")) {
+        if (member(*with, "duration") != nullptr) {
+          error(wp, "a 'sleep' step takes 'duration' or 'until', not both");
+        } else if (literal(*until)) {
+          if (!parse_rfc3339(until->get_ref<const std::string&>()))
+            error(wp + "/until", "invalid time " + in_quotes(until->get<std::string>()) +
+                                     ": use RFC 3339, like 2026-11-21T10:00:00Z");
+        } else if (!until->is_string()) {
+          error(wp + "/until",
+                "must be an RFC 3339 time string or a template, got " + json_type(*until));
+        }
+        return;
+      }
       if (const Json* d = required(*with, wp, "duration")) {
         if (literal(*d)) {
           get_duration(*d, wp + "/duration", true);

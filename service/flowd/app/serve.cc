@@ -266,13 +266,17 @@ bool Service::start_kafka() {
   triggers::ConsumerConfig consumer_config;
   consumer_config.kafka = kafka_;
   if (broker_) {
-    // Short group timings suit the in-process broker (joins wait session.timeout.ms - 1 s).
+    // Short fetch waits suit the in-process broker.
     for (const auto& [k, v] : triggers::EmbeddedBroker::consumer_properties())
       consumer_config.kafka.properties.emplace(k, v);
-  } else {
-    consumer_config.kafka.properties["session.timeout.ms"] =
-        std::to_string(config_.kafka.session_timeout.count());
   }
+  // How fast a dead instance's partitions move, and what that costs: docs/durability.md.
+  consumer_config.kafka.properties["session.timeout.ms"] =
+      std::to_string(config_.kafka.session_timeout.count());
+  consumer_config.kafka.properties["heartbeat.interval.ms"] =
+      std::to_string(config_.kafka.heartbeat_interval.count());
+  if (auto id = config_.kafka.group_instance_id(config_.engine); !id.empty())
+    consumer_config.kafka.properties["group.instance.id"] = id;
   consumer_config.group_id = config_.kafka.group_id;
   consumer_config.client_id = config_.engine.instance_id;
   consumer_config.max_in_flight = static_cast<std::size_t>(config_.kafka.max_in_flight);
