@@ -40,7 +40,7 @@ TimePoint data_time(testing::PostgresDatabase& db, const std::string& execution,
                     const std::string& where, const std::string& key) {
   auto text = db.query("SELECT data->>'" + key + "' FROM events WHERE stream_id = 'execution-" +
                        execution + "' AND " + where + " ORDER BY stream_version LIMIT 1");
-  auto t = parse_rfc3339(text);
+  auto t = parse_rfc3339_ms(text);
   INFO(where << " " << key << ": " << text);
   REQUIRE(t);
   return *t;

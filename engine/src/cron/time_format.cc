@@ -1,4 +1,4 @@
-// RFC 3339 instants (cron.h): format_utc, format_in_zone, parse_rfc3339.
+// RFC 3339 instants (cron.h): format_utc, format_in_zone, parse_rfc3339, parse_rfc3339_ms.
 #include <date/tz.h>
 
 #include <cstdio>
@@ -75,7 +75,12 @@ std::string format_in_zone(SysSeconds t, std::string_view time_zone) {
   return format_wall(t.time_since_epoch().count() + offset) + format_offset(offset);
 }
 
-Result<SysSeconds> parse_rfc3339(std::string_view text) {
+namespace {
+
+// The one RFC 3339 parser: the instant in whole seconds, and its fraction's first three digits
+// in `millis` (further digits are truncated).
+Result<SysSeconds> parse_rfc3339_parts(std::string_view text, int& millis) {
+  millis = 0;
   const auto bad = [&](std::string_view what) {
     return fail(ErrorCode::kInvalidInput, "'" + std::string(text) + "' is not an RFC 3339 time (" +
                                               std::string(what) +
@@ -102,8 +107,12 @@ Result<SysSeconds> parse_rfc3339(std::string_view text) {
   if (pos < text.size() && text[pos] == '.') {
     ++pos;
     const std::size_t digits = pos;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (pos - digits < 3) millis = millis * 10 + (text[pos] - '0');
+      ++pos;
+    }
     if (pos == digits) return bad("a fraction needs digits");
+    for (std::size_t n = pos - digits; n < 3; ++n) millis *= 10;
   }
   std::int64_t offset = 0;
   if (expect(text, pos, "Zz")) {
@@ -130,6 +139,20 @@ Result<SysSeconds> parse_rfc3339(std::string_view text) {
     return bad("outside the years 0001-9999 in UTC");
   }
   return SysSeconds(std::chrono::seconds(instant));
+}
+
+}  // namespace
+
+Result<SysSeconds> parse_rfc3339(std::string_view text) {
+  int millis = 0;
+  return parse_rfc3339_parts(text, millis);
+}
+
+Result<std::chrono::system_clock::time_point> parse_rfc3339_ms(std::string_view text) {
+  int millis = 0;
+  auto seconds = parse_rfc3339_parts(text, millis);
+  if (!seconds) return tl::unexpected(seconds.error());
+  return std::chrono::system_clock::time_point(*seconds) + std::chrono::milliseconds(millis);
 }
 
 }  // namespace flowd

@@ -83,8 +83,10 @@ Result<TimePoint> sleep_due(const std::string& step, const Json& with, TimePoint
   if (until != nullptr && duration != nullptr)
     return invalid("with.until and with.duration exclude each other");
   if (until != nullptr) {
-    auto at =
-        until->is_string() ? parse_rfc3339(until->get_ref<const std::string&>()) : std::nullopt;
+    std::optional<TimePoint> at;
+    if (until->is_string()) {
+      if (auto parsed = parse_rfc3339_ms(until->get_ref<const std::string&>())) at = *parsed;
+    }
     if (!at)
       return invalid("with.until is not an RFC 3339 time (like 2026-11-21T10:00:00Z): " +
                      until->dump());

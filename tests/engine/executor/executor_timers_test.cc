@@ -115,7 +115,11 @@ bool is_step_started(const Event& e, const std::string& step) {
 
 TEST_CASE("RFC 3339 times parse with offsets and fractions; bad ones are refused",
           "[engine][timers]") {
-  auto at = [](const char* text) { return flowd::parse_rfc3339(text); };
+  auto at = [](const char* text) -> std::optional<TimePoint> {
+    auto parsed = flowd::parse_rfc3339_ms(text);
+    if (!parsed) return std::nullopt;
+    return *parsed;
+  };
   const auto base = at("2026-11-21T10:00:00Z");
   REQUIRE(base);
   CHECK(flowd::format_time(*base) == "2026-11-21T10:00:00.000Z");

@@ -61,5 +61,7 @@ std::string format_utc(SysSeconds t);
 std::string format_in_zone(SysSeconds t, std::string_view time_zone);
 // Parses RFC 3339 ("2026-03-29T01:00:00Z", "...+02:00", fractional seconds truncated).
 Result<SysSeconds> parse_rfc3339(std::string_view text);
+// The same, keeping milliseconds ("2026-11-21T10:00:00.250Z"): the durable timers' times.
+Result<std::chrono::system_clock::time_point> parse_rfc3339_ms(std::string_view text);
 
 }  // namespace flowd
