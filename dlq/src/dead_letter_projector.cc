@@ -38,7 +38,9 @@ constexpr const char* kFailureFacts =
     " (SELECT max(a.attempt) FROM events a WHERE a.stream_id = $1 AND a.type = 'StepStarted'"
     "   AND a.step = $2),"
     " (SELECT flowd_micros(min(f.occurred_at)) FROM events f WHERE f.stream_id = $1"
-    "   AND f.type = 'StepFailed')"
+    "   AND f.type = 'StepFailed'),"
+    " (SELECT s.data->'context'->'trigger' FROM events s WHERE s.stream_id = $1"
+    "   AND s.stream_version = 1)::text"
     " FROM executions x WHERE x.id = $3";
 
 std::string trace_id_of(const std::string& traceparent) {
@@ -213,18 +215,27 @@ class DeadLetterProjector::Impl {
     const std::string traceparent = f[5].is_null() ? "" : f[5].as<std::string>();
     const int attempts = f[6].is_null() ? 1 : f[6].as<int>();
     const std::int64_t first = f[7].is_null() ? t.time_us : f[7].as<std::int64_t>();
+    // A Kafka-triggered execution names its record: the flowd.dlq headers point back to it.
+    Json trigger = f[8].is_null() ? Json() : Json::parse(f[8].as<std::string>(), nullptr, false);
+    std::string topic, partition, offset;  // "": none
+    if (trigger.is_object() && trigger.value("kind", "") == "kafka" &&
+        trigger.value("topic", Json()).is_string()) {
+      topic = trigger["topic"].get<std::string>();
+      partition = std::to_string(trigger.value("partition", 0));
+      offset = std::to_string(trigger.value("offset", std::int64_t{0}));
+    }
     auto inserted = tx.exec_params(
         "INSERT INTO dead_letters (kind, dedupe_key, reason_code, reason_message, workflow,"
         " workflow_version, execution_id, failed_step, input, attempts, last_error,"
-        " first_failed_at, last_failed_at, trace_id)"
+        " first_failed_at, last_failed_at, trace_id, source_topic, source_partition, source_offset)"
         " VALUES ('execution', $1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8::jsonb, $9, $10::jsonb,"
-        " flowd_ts($11::bigint), flowd_ts($12::bigint), NULLIF($13, ''))"
-        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        " flowd_ts($11::bigint), flowd_ts($12::bigint), NULLIF($13, ''), NULLIF($14, ''),"
+        " NULLIF($15, '')::int, NULLIF($16, '')::bigint) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
         "execution:" + t.execution_id, code, error.value("message", ""), f[0].as<std::string>(),
         f[1].as<int>(), t.execution_id, step,
         f[4].is_null() ? std::string("null") : f[4].as<std::string>(), attempts,
         error.dump(-1, ' ', false, Json::error_handler_t::replace), first, t.time_us,
-        trace_id_of(traceparent));
+        trace_id_of(traceparent), topic, partition, offset);
     if (inserted.empty()) return;
     record_action(tx, inserted[0][0].as<std::int64_t>(), "Created", "flowd", {},
                   Json{{"execution", t.execution_id}, {"error", error}});
