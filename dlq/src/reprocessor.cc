@@ -163,8 +163,9 @@ class Reprocessor::Impl {
     std::string workflow = d.workflow;
     std::optional<int> version = o.version ? o.version : d.workflow_version;
     p.mode = "same-input";
-    if (d.kind == DeadLetterKind::kTrigger && !o.input) {
-      // Decoding and routing again, with the original bytes and today's definitions.
+    if (d.kind == DeadLetterKind::kTrigger) {
+      // Decoding and routing again with today's definitions: the original bytes, or a corrected
+      // record value (--input: the new value as JSON; --patch: a merge patch of the value).
       auto r = router();
       if (!r) return tl::unexpected(r.error());
       triggers::Record record;
@@ -175,6 +176,20 @@ class Reprocessor::Impl {
       record.value = d.source->value;
       record.timestamp_ms = d.source->timestamp_ms;
       for (const auto& h : d.source->headers) record.headers.push_back({h.name, h.value});
+      p.mode = "redecode";
+      if (o.input) {
+        record.value = o.input->dump();
+        p.mode = "input";
+      } else if (o.patch) {
+        Json value = Json::parse(record.value, nullptr, false);
+        if (value.is_discarded())
+          return fail(ErrorCode::kInvalidInput,
+                      "the record of dead letter " + std::to_string(d.id) +
+                          " is not JSON: it cannot be patched; give the whole value with --input");
+        value.merge_patch(*o.patch);
+        record.value = value.dump();
+        p.mode = "patch";
+      }
       triggers::Decoded decoded = (*r)->route(record);
       const triggers::TriggerRequest* start = nullptr;
       for (const auto& s : decoded.starts)
@@ -182,21 +197,24 @@ class Reprocessor::Impl {
           start = &s;
           break;
         }
-      if (!start && !o.patch) {
+      if (!start) {
         std::string why = decoded.poison.empty() ? "no binding starts anything for it"
                                                  : decoded.poison[0].message;
         return fail(ErrorCode::kInvalidInput,
                     "the record of dead letter " + std::to_string(d.id) +
-                        " still cannot start: " + why + " (retry with --input, or fix the " +
-                        "definition)");
+                        " still cannot start: " + why +
+                        " (retry with a corrected value: --input JSON, or fix the definition)");
       }
-      if (start) {
-        workflow = start->workflow;
-        if (!o.version) version = start->definition ? std::optional<int>(start->definition->version)
-                                                    : start->version;
-        original = start->input;
-      }
-      p.mode = "redecode";
+      auto def = definition(start->workflow, o.version ? o.version
+                                             : start->definition
+                                                 ? std::optional<int>(start->definition->version)
+                                                 : start->version);
+      if (!def) return tl::unexpected(def.error());
+      if (auto valid = validate_input(**def, start->input); !valid) return tl::unexpected(valid.error());
+      p.workflow = start->workflow;
+      p.version = (*def)->version;
+      p.input = start->input;
+      return p;
     }
     if (workflow.empty())
       return fail(ErrorCode::kInvalidInput,

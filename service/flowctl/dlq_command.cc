@@ -244,10 +244,14 @@ void print_show(const Json& s) {
   line("input", d.value("input", Json()));
   if (d.contains("record")) {
     const Json& r = d["record"];
-    line("record", Json(r.value("topic", "") + "/" + std::to_string(r.value("partition", 0)) +
-                        "@" + std::to_string(r.value("offset", std::int64_t{0}))));
-    line("record key", r.value("key", Json()));
-    line("record value", r.value("value", Json()));
+    const bool trigger = d.value("kind", "") == "trigger";
+    line(trigger ? "record" : "triggered by",
+         Json(r.value("topic", "") + "/" + std::to_string(r.value("partition", 0)) + "@" +
+              std::to_string(r.value("offset", std::int64_t{0}))));
+    if (trigger) {
+      line("record key", r.value("key", Json()));
+      line("record value", r.value("value", Json()));
+    }
   }
   if (s.contains("failedStep")) {
     const Json& f = s["failedStep"];
