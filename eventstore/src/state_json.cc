@@ -48,7 +48,8 @@ Json snapshot_to_json(const ExecutionState& state) {
                        {"fallback", step.fallback},
                        {"firstStarted", nanos(step.first_started)},
                        {"ended", nanos(step.ended)},
-                       {"durationMs", step.duration_ms}};
+                       {"durationMs", step.duration_ms},
+                       {"completedVersion", step.completed_version}};
     if (!step.item_status.empty()) {
       // A large forEach's finished items live only here (StepState): without them a resume from
       // this snapshot would run them again.
@@ -72,7 +73,9 @@ Json snapshot_to_json(const ExecutionState& state) {
               {"started", nanos(state.started)},
               {"ended", nanos(state.ended)},
               {"version", state.version},
-              {"steps", std::move(steps)}};
+              {"steps", std::move(steps)},
+              {"compensations", state.compensations},
+              {"compensationAttempts", state.compensation_attempts}};
 }
 
 Result<ExecutionState> snapshot_from_json(const Json& json) {
@@ -109,6 +112,7 @@ Result<ExecutionState> snapshot_from_json(const Json& json) {
       step.first_started = time_of(value.at("firstStarted"));
       step.ended = time_of(value.at("ended"));
       step.duration_ms = value.at("durationMs").get<std::int64_t>();
+      step.completed_version = value.value("completedVersion", std::int64_t{0});
       if (const auto items = value.find("itemStatus"); items != value.end()) {
         const Json& outputs = value.at("itemOutputs");
         if (!items->is_array() || !outputs.is_array() || outputs.size() != items->size()) {
@@ -123,6 +127,10 @@ Result<ExecutionState> snapshot_from_json(const Json& json) {
       }
       state.steps.emplace(path, std::move(step));
     }
+    if (auto c = json.find("compensations"); c != json.end() && c->is_object())
+      for (const auto& [path, status] : c->items()) state.compensations[path] = status;
+    if (auto c = json.find("compensationAttempts"); c != json.end() && c->is_object())
+      for (const auto& [path, n] : c->items()) state.compensation_attempts[path] = n;
     return state;
   } catch (const Json::exception& e) {
     return fail(ErrorCode::kInternal, std::string("snapshot: ") + e.what());

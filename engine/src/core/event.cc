@@ -7,7 +7,7 @@
 namespace flowd {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 15> kEventNames{{
+constexpr std::array<std::pair<EventType, std::string_view>, 18> kEventNames{{
     {EventType::kExecutionStarted, "ExecutionStarted"},
     {EventType::kStepScheduled, "StepScheduled"},
     {EventType::kStepStarted, "StepStarted"},
@@ -23,6 +23,9 @@ constexpr std::array<std::pair<EventType, std::string_view>, 15> kEventNames{{
     {EventType::kExecutionFailed, "ExecutionFailed"},
     {EventType::kExecutionCancelled, "ExecutionCancelled"},
     {EventType::kExecutionTimedOut, "ExecutionTimedOut"},
+    {EventType::kCompensationStarted, "CompensationStarted"},
+    {EventType::kCompensationCompleted, "CompensationCompleted"},
+    {EventType::kCompensationFailed, "CompensationFailed"},
 }};
 
 }  // namespace

@@ -154,10 +154,16 @@ awaitable<void> Engine::Run::main(bool resumed) {
   if (stop_kind_ == StopKind::kCancelled) {
     emit(EventType::kExecutionCancelled, {}, 0, {{"reason", stop_reason_}});
   } else if (stop_kind_ == StopKind::kTimedOut) {
-    emit(EventType::kExecutionTimedOut, {}, 0, {{"timeoutMs", definition_->timeout.count()}});
+    Json data{{"timeoutMs", definition_->timeout.count()}};
+    Json handled = co_await handle_failure(
+        top, Error{ErrorCode::kTimeout, "the execution timed out", false}, result.step);
+    if (!handled.is_null()) data["compensation"] = std::move(handled);
+    emit(EventType::kExecutionTimedOut, {}, 0, std::move(data));
   } else if (result.outcome == Outcome::kFailed) {
-    emit(EventType::kExecutionFailed, {}, 0,
-         {{"error", to_json(result.error)}, {"step", result.step}});
+    Json data{{"error", to_json(result.error)}, {"step", result.step}};
+    Json handled = co_await handle_failure(top, result.error, result.step);
+    if (!handled.is_null()) data["compensation"] = std::move(handled);
+    emit(EventType::kExecutionFailed, {}, 0, std::move(data));
   } else {
     Result<Json> output = Json::object();
     if (definition_->output) {

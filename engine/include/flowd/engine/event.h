@@ -32,6 +32,11 @@ enum class EventType {
   kExecutionFailed,     // data: error, step
   kExecutionCancelled,  // data: reason
   kExecutionTimedOut,   // data: timeoutMs
+  // Failure handling (docs/dlq.md), before ExecutionFailed / ExecutionTimedOut. `step` is the
+  // compensated step's path ("" for spec.onFailure).
+  kCompensationStarted,    // data: type, attempt?, onFailure? (workflow ref), execution? (child)
+  kCompensationCompleted,  // data: output
+  kCompensationFailed,     // data: error
 };
 
 std::string_view to_string(EventType type);

@@ -47,6 +47,8 @@ struct StepState {
   TimePoint first_started{};
   TimePoint ended{};
   std::int64_t duration_ms = 0;  // sum of attempt durations
+  // Stream version of its StepCompleted (0: none): compensations run in reverse of this order.
+  std::int64_t completed_version = 0;
   // A forEach over more than kForEachItemDetailLimit items keeps its items here rather than as
   // one entry per item path: an item's entry (and its inner steps') is dropped when the item
   // succeeds or is skipped, leaving its status and output by index. Failed items keep their
@@ -73,6 +75,10 @@ struct ExecutionState {
   TimePoint ended{};
   std::int64_t version = 0;                             // events applied
   std::map<std::string, StepState, std::less<>> steps;  // by step path
+  // Compensations by compensated step path ("" for spec.onFailure): "started" (attempts so
+  // far in compensation_attempts), "completed" or "failed".
+  std::map<std::string, std::string, std::less<>> compensations;
+  std::map<std::string, int, std::less<>> compensation_attempts;
 
   void apply(const Event& event);
   bool terminal() const { return is_terminal(status); }
