@@ -168,6 +168,22 @@ bool Engine::Run::has_failure_handling() const {
   return definition_->on_failure.has_value() || has_compensation(*definition_, state_);
 }
 
+Error Engine::Run::timeout_error() const {
+  return Error{ErrorCode::kTimeout, "the execution timed out", false};
+}
+
+Json Engine::Run::timed_out_data(Json compensation) const {
+  Json data{{"timeoutMs", definition_->timeout.count()}};
+  if (!compensation.is_null()) data["compensation"] = std::move(compensation);
+  return data;
+}
+
+Json Engine::Run::failed_data(const NodeResult& result, Json compensation) const {
+  Json data{{"error", to_json(result.error)}, {"step", result.step}};
+  if (!compensation.is_null()) data["compensation"] = std::move(compensation);
+  return data;
+}
+
 awaitable<Json> Engine::Run::handle_failure(Graph& top, const Error& error,
                                             const std::string& step) {
   if (log_failed_ || !has_failure_handling()) co_return Json();

@@ -106,6 +106,9 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   // Failure handling (core/compensation.cc): the compensations of the completed steps, latest
   // first, or spec.onFailure's workflow; a summary for the final event, null when there is none.
   bool has_failure_handling() const;
+  Error timeout_error() const;
+  Json timed_out_data(Json compensation) const;
+  Json failed_data(const NodeResult& result, Json compensation) const;
   boost::asio::awaitable<Json> handle_failure(Graph& top, const Error& error,
                                               const std::string& step);
   boost::asio::awaitable<Json> compensate(Graph& top);
