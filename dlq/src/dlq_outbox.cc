@@ -81,3 +81,35 @@ Result<void> mark_republished(DeadLetterStore& store, const DeadLetter& d,
 }
 
 }  // namespace flowd::dlq
+
+namespace flowd::dlq {
+
+Result<std::int64_t> purge_dead_letters(DeadLetterStore& store, std::chrono::milliseconds older_than,
+                                        bool dry_run) {
+  std::int64_t count = 0;
+  auto done = store.transact("retention", [&](void* w) {
+    auto& tx = *static_cast<pqxx::work*>(w);
+    const auto ms = static_cast<std::int64_t>(older_than.count());
+    if (dry_run) {
+      count = tx.exec_params(
+                    "SELECT count(*) FROM dead_letters WHERE status IN ('resolved', 'discarded',"
+                    " 'archived') AND updated_at < now() - $1::bigint * interval '1 millisecond'",
+                    ms)[0][0]
+                  .as<std::int64_t>();
+      return;
+    }
+    auto rows = tx.exec_params(
+        "WITH gone AS (DELETE FROM dead_letters WHERE status IN ('resolved', 'discarded',"
+        " 'archived') AND updated_at < now() - $1::bigint * interval '1 millisecond'"
+        " RETURNING id, status)"
+        " INSERT INTO dead_letter_events (dead_letter_id, type, actor, data)"
+        " SELECT id, 'Purged', 'retention', jsonb_build_object('state', status) FROM gone"
+        " RETURNING dead_letter_id",
+        ms);
+    count = static_cast<std::int64_t>(rows.size());
+  });
+  if (!done) return tl::unexpected(done.error());
+  return count;
+}
+
+}  // namespace flowd::dlq

@@ -15,6 +15,7 @@
 #include "flowd/api/dlq_routes.h"
 #include "flowd/dlq/dead_letter_projector.h"
 #include "flowd/dlq/dead_letter_store.h"
+#include "flowd/dlq/dlq_outbox.h"
 #include "dead_letter_publisher.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
@@ -279,7 +280,11 @@ bool Service::start_http() {
   options.access_log = log_.access_logger();
   options.logger = log_.plain_logger();
   server_ = std::make_unique<http::Server>(http_io_, options, metrics_);
-  operations_ = std::make_unique<api::Operations>(*store_, *commands_);
+  api::OperationsOptions operations_options;
+  operations_options.dead_letter_retention = [this](std::chrono::milliseconds older, bool dry) {
+    return dlq::purge_dead_letters(*dead_letters_, older, dry);
+  };
+  operations_ = std::make_unique<api::Operations>(*store_, *commands_, operations_options);
   api::ApiOptions api_options;
   api_options.metrics = metrics_;
   routes_ = api::register_routes(server_->api(), *operations_, api_options);

@@ -3,6 +3,7 @@
 // (Spring Kafka's kafka_dlt-* headers, value = the dead letter as JSON), and the queue of
 // republish requests (`flowctl dlq retry ID --republish`). The daemon's DeadLetterPublisher
 // (service/flowd/dead_letter_publisher.h) relays both. Blocking; any non-Asio thread.
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -24,5 +25,16 @@ Result<std::vector<DeadLetter>> list_republish_requests(DeadLetterStore& store, 
 // The record is back on its topic: the letter is resolved, its retry completed, audited.
 Result<void> mark_republished(DeadLetterStore& store, const DeadLetter& letter,
                               const std::string& where);
+
+}  // namespace flowd::dlq
+
+namespace flowd::dlq {
+
+// Retention (`flowctl admin retention`): deletes the dead letters that left the queue (resolved,
+// discarded, archived) and last changed before now - older_than, with their retries; a Purged
+// audit event stays for each. Letters still pending or retrying are kept, as running executions
+// are. Returns how many (dry_run: would be) deleted.
+Result<std::int64_t> purge_dead_letters(DeadLetterStore& store, std::chrono::milliseconds older_than,
+                                        bool dry_run);
 
 }  // namespace flowd::dlq

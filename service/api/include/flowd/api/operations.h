@@ -9,12 +9,14 @@
 // Threads: every call blocks on PostgreSQL; any thread may call (the store and the queue are
 // thread-safe), but never an Asio thread that serves connections or drives executions.
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
 
+#include "flowd/engine/error.h"
 #include "flowd/engine/json.h"
 #include "http/error.h"
 
@@ -42,6 +44,10 @@ using ApiResult = tl::expected<Reply, ApiError>;
 struct OperationsOptions {
   // metadata.actor of the events and commands these calls cause ("api", "flowctl").
   std::string actor = "api";
+  // Retention of dead letters (dlq::purge_dead_letters), run by retention() after the events':
+  // its count goes into the answer as "deadLetters". Empty: none.
+  std::function<Result<std::int64_t>(std::chrono::milliseconds older_than, bool dry_run)>
+      dead_letter_retention;
 };
 
 struct WorkflowFilter {
