@@ -122,10 +122,10 @@ class DeadLetterProjector::Impl {
     }
     ids += '}';
     std::map<std::string, std::pair<std::int64_t, int>> retries;
-    for (const auto& row : tx.exec_params(
-             "SELECT execution_id, dead_letter_id, retry_number FROM dead_letter_retries"
-             " WHERE execution_id = ANY($1::text[])",
-             ids)) {
+    for (const auto& row :
+         tx.exec_params("SELECT execution_id, dead_letter_id, retry_number FROM dead_letter_retries"
+                        " WHERE execution_id = ANY($1::text[])",
+                        ids)) {
       retries[row[0].as<std::string>()] = {row[1].as<std::int64_t>(), row[2].as<int>()};
     }
     for (auto& t : terminals) {
@@ -166,8 +166,8 @@ class DeadLetterProjector::Impl {
           "UPDATE dead_letters SET status = 'resolved', resolved_at = now(),"
           " resolved_by = 'retry', resolution = $3, updated_at = now()"
           " WHERE id = $1 AND retries = $2 AND status = 'retrying' RETURNING id",
-          letter, number, "retry " + std::to_string(number) + " completed (execution " +
-                              t.execution_id + ")");
+          letter, number,
+          "retry " + std::to_string(number) + " completed (execution " + t.execution_id + ")");
       if (!r.empty()) {
         record_action(tx, letter, "Resolved", "flowd", {},
                       Json{{"retry", number}, {"execution", t.execution_id}});
@@ -204,8 +204,8 @@ class DeadLetterProjector::Impl {
       const Json policy = Json::parse(f[3].as<std::string>(), nullptr, false);
       if (policy.is_object()) {
         if (policy.value("enabled", true) == false) return;
-        if (auto codes = policy.find("errorCodes"); codes != policy.end() && codes->is_array() &&
-                                                    !codes->empty()) {
+        if (auto codes = policy.find("errorCodes");
+            codes != policy.end() && codes->is_array() && !codes->empty()) {
           bool listed = false;
           for (const auto& c : *codes) listed = listed || (c.is_string() && c == code);
           if (!listed) return;
@@ -230,7 +230,8 @@ class DeadLetterProjector::Impl {
         " first_failed_at, last_failed_at, trace_id, source_topic, source_partition, source_offset)"
         " VALUES ('execution', $1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8::jsonb, $9, $10::jsonb,"
         " flowd_ts($11::bigint), flowd_ts($12::bigint), NULLIF($13, ''), NULLIF($14, ''),"
-        " NULLIF($15, '')::int, NULLIF($16, '')::bigint) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        " NULLIF($15, '')::int, NULLIF($16, '')::bigint) ON CONFLICT (dedupe_key) DO NOTHING "
+        "RETURNING id",
         "execution:" + t.execution_id, code, error.value("message", ""), f[0].as<std::string>(),
         f[1].as<int>(), t.execution_id, step,
         f[4].is_null() ? std::string("null") : f[4].as<std::string>(), attempts,
@@ -312,8 +313,7 @@ void DeadLetterProjector::loop() {
     } else {
       backoff = impl_->options_.poll_interval;
       if (r->dead_lettered > 0 && impl_->options_.log)
-        impl_->options_.log("info", "executions dead-lettered",
-                            Json{{"count", r->dead_lettered}});
+        impl_->options_.log("info", "executions dead-lettered", Json{{"count", r->dead_lettered}});
       if (r->scanned < impl_->options_.scan_limit) wait = impl_->options_.poll_interval;
     }
     std::unique_lock lock(mutex_);

@@ -310,10 +310,10 @@ constexpr const char* kInsertHead =
     " header_values, first_failed_at, last_failed_at, trace_id) VALUES ";
 
 std::string insert_row_placeholders(std::size_t base) {
-  static const char* const casts[] = {
-      "text", "text", "text",   "text", "text", "text",  "int",   "text",    "text",   "jsonb",
-      "text", "int",  "bigint", "",     "text", "bytea", "bytea", "bytea[]", "bytea[]", "", "",
-      "text"};
+  static const char* const casts[] = {"text",    "text", "text", "text",  "text",  "text",
+                                      "int",     "text", "text", "jsonb", "text",  "int",
+                                      "bigint",  "",     "text", "bytea", "bytea", "bytea[]",
+                                      "bytea[]", "",     "",     "text"};
   std::string out = "(";
   for (std::size_t i = 0; i < kInsertParams; ++i) {
     if (i > 0) out += ',';
@@ -597,14 +597,14 @@ Result<std::vector<DeadLetter>> DeadLetterStore::list_unpublished(
 }
 
 Result<std::vector<DeadLetter>> DeadLetterStore::list_unpublished_of(DeadLetterKind kind,
-                                                                      std::size_t limit) {
+                                                                     std::size_t limit) {
   return impl_->run<std::vector<DeadLetter>>("list unpublished", [&](pqxx::work& tx) {
     std::vector<DeadLetter> out;
-    for (const auto& row : tx.exec_params(
-             std::string("SELECT ") + kColumns +
-                 " FROM dead_letters WHERE published_at IS NULL AND kind = $1"
-                 " ORDER BY created_at LIMIT $2::bigint",
-             std::string(to_string(kind)), static_cast<std::int64_t>(limit))) {
+    for (const auto& row :
+         tx.exec_params(std::string("SELECT ") + kColumns +
+                            " FROM dead_letters WHERE published_at IS NULL AND kind = $1"
+                            " ORDER BY created_at LIMIT $2::bigint",
+                        std::string(to_string(kind)), static_cast<std::int64_t>(limit))) {
       out.push_back(read_letter(row));
     }
     return out;

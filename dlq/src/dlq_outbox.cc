@@ -29,8 +29,8 @@ triggers::OutgoingRecord make_dlq_record(const DeadLetter& d, const std::string&
                                      d.source->offset, d.source->timestamp_ms, d.reason_code,
                                      d.reason_message, d.source->consumer_group);
   } else {
-    triggers::add_spring_dlt_headers(out.headers, {}, std::nullopt, std::nullopt, -1,
-                                     d.reason_code, d.reason_message);
+    triggers::add_spring_dlt_headers(out.headers, {}, std::nullopt, std::nullopt, -1, d.reason_code,
+                                     d.reason_message);
   }
   return out;
 }
@@ -46,8 +46,7 @@ triggers::OutgoingRecord make_republish_record(const DeadLetter& d) {
   return out;
 }
 
-Result<std::vector<DeadLetter>> list_republish_requests(DeadLetterStore& store,
-                                                        std::size_t limit) {
+Result<std::vector<DeadLetter>> list_republish_requests(DeadLetterStore& store, std::size_t limit) {
   std::vector<DeadLetter> out;
   auto done = store.transact("republish requests", [&](void* w) {
     auto& tx = *static_cast<pqxx::work*>(w);
@@ -84,8 +83,8 @@ Result<void> mark_republished(DeadLetterStore& store, const DeadLetter& d,
 
 namespace flowd::dlq {
 
-Result<std::int64_t> purge_dead_letters(DeadLetterStore& store, std::chrono::milliseconds older_than,
-                                        bool dry_run) {
+Result<std::int64_t> purge_dead_letters(DeadLetterStore& store,
+                                        std::chrono::milliseconds older_than, bool dry_run) {
   std::int64_t count = 0;
   auto done = store.transact("retention", [&](void* w) {
     auto& tx = *static_cast<pqxx::work*>(w);

@@ -63,12 +63,9 @@ Json to_json(const DeadLetter& d) {
     Json headers = Json::array();
     for (const auto& h : s.headers)
       headers.push_back({{"name", h.name}, {"value", h.value ? Json(*h.value) : Json()}});
-    j["record"] = {{"topic", s.topic},
-                   {"partition", s.partition},
-                   {"offset", s.offset},
-                   {"key", s.key ? Json(*s.key) : Json()},
-                   {"value", s.value},
-                   {"headers", std::move(headers)}};
+    j["record"] = {{"topic", s.topic},   {"partition", s.partition},
+                   {"offset", s.offset}, {"key", s.key ? Json(*s.key) : Json()},
+                   {"value", s.value},   {"headers", std::move(headers)}};
     if (s.timestamp_ms >= 0) j["record"]["timestamp"] = s.timestamp_ms;
     if (!s.consumer_group.empty()) j["record"]["consumerGroup"] = s.consumer_group;
     // The bytes may not be text: the JSON dump replaces what is not UTF-8.
@@ -92,7 +89,8 @@ Json to_json(const RetryResult& r) {
 
 class Reprocessor::Impl {
  public:
-  Impl(eventstore::EventStore& store, DeadLetterStore& letters) : store_(store), letters_(letters) {}
+  Impl(eventstore::EventStore& store, DeadLetterStore& letters)
+      : store_(store), letters_(letters) {}
 
   eventstore::EventStore& store_;
   DeadLetterStore& letters_;
@@ -108,8 +106,8 @@ class Reprocessor::Impl {
     if (!*record)
       return fail(ErrorCode::kNotFound,
                   "no workflow " + name + (version ? "@" + std::to_string(*version) : ""));
-    auto loaded = load_definition((*record)->document.dump(), name + "@" +
-                                                                  std::to_string((*record)->version));
+    auto loaded = load_definition((*record)->document.dump(),
+                                  name + "@" + std::to_string((*record)->version));
     if (!loaded.definition)
       return fail(ErrorCode::kInvalidDefinition,
                   "stored definition " + name + " does not load: " +
@@ -210,7 +208,8 @@ class Reprocessor::Impl {
                                                  ? std::optional<int>(start->definition->version)
                                                  : start->version);
       if (!def) return tl::unexpected(def.error());
-      if (auto valid = validate_input(**def, start->input); !valid) return tl::unexpected(valid.error());
+      if (auto valid = validate_input(**def, start->input); !valid)
+        return tl::unexpected(valid.error());
       p.workflow = start->workflow;
       p.version = (*def)->version;
       p.input = start->input;
@@ -343,8 +342,8 @@ class Reprocessor::Impl {
     std::optional<Error> refused;
     auto locked = letters_.transact("retry", [&](void* w) {
       auto& tx = *static_cast<pqxx::work*>(w);
-      auto row = tx.exec_params(
-          "SELECT status, retries FROM dead_letters WHERE id = $1 FOR UPDATE", id);
+      auto row =
+          tx.exec_params("SELECT status, retries FROM dead_letters WHERE id = $1 FOR UPDATE", id);
       if (row.empty()) {
         refused = not_found(id);
         return;
@@ -374,15 +373,14 @@ class Reprocessor::Impl {
       }
       if (status != "pending" || !fresh) {
         refused = Error::make(ErrorCode::kInvalidInput, "dead letter " + std::to_string(id) +
-                                                            " is " + status +
-                                                            ": nothing to retry");
+                                                            " is " + status + ": nothing to retry");
         return;
       }
       plan_used = *fresh;
       number = retries + 1;
-      execution_id = plan_used.republish ? "republish:" + std::to_string(id) + ":" +
-                                               std::to_string(number)
-                                         : new_uuid();
+      execution_id = plan_used.republish
+                         ? "republish:" + std::to_string(id) + ":" + std::to_string(number)
+                         : new_uuid();
       tx.exec_params(
           "INSERT INTO dead_letter_retries (dead_letter_id, retry_number, execution_id, mode,"
           " workflow_version, input, from_failed_step, batch, requested_by)"
@@ -396,8 +394,8 @@ class Reprocessor::Impl {
           " republish_requested_at = CASE WHEN $4 THEN now() END, updated_at = now()"
           " WHERE id = $1",
           id, number, execution_id, plan_used.republish);
-      record_action(tx, id, plan_used.republish ? "RepublishRequested" : "RetryRequested",
-                    o.actor, o.reason,
+      record_action(tx, id, plan_used.republish ? "RepublishRequested" : "RetryRequested", o.actor,
+                    o.reason,
                     Json{{"retry", number},
                          {"mode", plan_used.mode},
                          {"execution", plan_used.republish ? Json() : Json(execution_id)},
@@ -457,12 +455,12 @@ class Reprocessor::Impl {
     Json out{{"deadLetter", to_json(d)}, {"retries", Json::array()}, {"audit", Json::array()}};
     auto read = letters_.transact("show", [&](void* w) {
       auto& tx = *static_cast<pqxx::work*>(w);
-      for (const auto& r : tx.exec_params(
-               "SELECT retry_number, execution_id, mode, workflow_version, requested_by,"
-               " flowd_micros(requested_at), flowd_micros(started_at), outcome,"
-               " flowd_micros(ended_at), batch FROM dead_letter_retries"
-               " WHERE dead_letter_id = $1 ORDER BY retry_number",
-               id)) {
+      for (const auto& r :
+           tx.exec_params("SELECT retry_number, execution_id, mode, workflow_version, requested_by,"
+                          " flowd_micros(requested_at), flowd_micros(started_at), outcome,"
+                          " flowd_micros(ended_at), batch FROM dead_letter_retries"
+                          " WHERE dead_letter_id = $1 ORDER BY retry_number",
+                          id)) {
         Json j{{"retryNumber", r[0].as<int>()},
                {"mode", r[2].as<std::string>()},
                {"requestedBy", r[4].as<std::string>()},
@@ -499,7 +497,8 @@ class Reprocessor::Impl {
         if (!events || events->empty()) break;
         for (const auto& re : *events) {
           const Event& e = re.event;
-          Json j{{"version", e.version}, {"type", to_string(e.type)}, {"time", format_time(e.time)}};
+          Json j{
+              {"version", e.version}, {"type", to_string(e.type)}, {"time", format_time(e.time)}};
           if (!e.step.empty()) j["step"] = e.step;
           if (e.attempt > 0) j["attempt"] = e.attempt;
           if (auto it = e.data.find("error"); it != e.data.end()) j["error"] = *it;
@@ -526,7 +525,8 @@ class Reprocessor::Impl {
             auto record = store_.get_definition(d.workflow, *d.workflow_version);
             if (record && *record) {
               for (const auto& s : (*record)->document["spec"]["steps"])
-                if (s.value("id", "") == d.failed_step && s.contains("with")) fs["with"] = s["with"];
+                if (s.value("id", "") == d.failed_step && s.contains("with"))
+                  fs["with"] = s["with"];
             }
           }
         }
@@ -551,10 +551,10 @@ class Reprocessor::Impl {
       out["byState"] = by_state;
       auto group = [&](const char* column) {
         Json j = Json::array();
-        for (const auto& r : tx.exec(
-                 std::string("SELECT COALESCE(") + column +
-                 ", ''), count(*), count(*) FILTER (WHERE status = 'pending') FROM dead_letters"
-                 " GROUP BY 1 ORDER BY 2 DESC LIMIT 50"))
+        for (const auto& r :
+             tx.exec(std::string("SELECT COALESCE(") + column +
+                     ", ''), count(*), count(*) FILTER (WHERE status = 'pending') FROM dead_letters"
+                     " GROUP BY 1 ORDER BY 2 DESC LIMIT 50"))
           j.push_back({{"key", r[0].as<std::string>()},
                        {"count", r[1].as<std::int64_t>()},
                        {"pending", r[2].as<std::int64_t>()}});
@@ -586,14 +586,14 @@ class Reprocessor::Impl {
           " FROM dead_letter_retries")[0];
       const auto completed = retries[1].as<std::int64_t>();
       const auto failed = retries[2].as<std::int64_t>();
-      out["retries"] = {{"started", retries[0].as<std::int64_t>()},
-                        {"completed", completed},
-                        {"failed", failed},
-                        {"running", retries[3].as<std::int64_t>()},
-                        {"successRate", completed + failed == 0
-                                            ? Json()
-                                            : Json(static_cast<double>(completed) /
-                                                   static_cast<double>(completed + failed))}};
+      out["retries"] = {
+          {"started", retries[0].as<std::int64_t>()},
+          {"completed", completed},
+          {"failed", failed},
+          {"running", retries[3].as<std::int64_t>()},
+          {"successRate", completed + failed == 0 ? Json()
+                                                  : Json(static_cast<double>(completed) /
+                                                         static_cast<double>(completed + failed))}};
       auto res = tx.exec(
           "SELECT count(*), avg(extract(epoch FROM resolved_at - created_at)),"
           " max(extract(epoch FROM resolved_at - created_at))"

@@ -211,11 +211,10 @@ void print_list(const Json& page) {
   for (const auto& d : page["items"]) {
     std::string wf = d.value("workflow", "-");
     if (d.contains("workflowVersion")) wf += "@" + std::to_string(d["workflowVersion"].get<int>());
-    std::cout << fmt::format("{:<8} {:<9} {:<9} {:<24} {:<16} {:<14} {:>3}  {}\n",
-                             d["id"].get<std::int64_t>(), d.value("kind", ""),
-                             d.value("state", ""), cut(wf, 24), cut(d.value("errorCode", ""), 16),
-                             cut(d.value("failedStep", "-"), 14), d.value("attempts", 0),
-                             d.value("lastFailedAt", ""));
+    std::cout << fmt::format(
+        "{:<8} {:<9} {:<9} {:<24} {:<16} {:<14} {:>3}  {}\n", d["id"].get<std::int64_t>(),
+        d.value("kind", ""), d.value("state", ""), cut(wf, 24), cut(d.value("errorCode", ""), 16),
+        cut(d.value("failedStep", "-"), 14), d.value("attempts", 0), d.value("lastFailedAt", ""));
   }
   if (page.contains("nextPageToken"))
     std::cout << "more: --page-token " << page["nextPageToken"].get<std::string>() << "\n";
@@ -227,7 +226,8 @@ void print_show(const Json& s) {
             << d.value("state", "") << ")\n";
   auto line = [](const char* name, const Json& v) {
     if (v.is_null()) return;
-    std::cout << fmt::format("  {:<15} {}\n", name, v.is_string() ? v.get<std::string>() : v.dump());
+    std::cout << fmt::format("  {:<15} {}\n", name,
+                             v.is_string() ? v.get<std::string>() : v.dump());
   };
   line("workflow", d.contains("workflow") ? Json(d.value("workflow", "") + "@" +
                                                  std::to_string(d.value("workflowVersion", 0)))
@@ -273,8 +273,8 @@ void print_show(const Json& s) {
       std::string what = e.value("type", "");
       if (e.contains("step")) what += " " + e["step"].get<std::string>();
       if (e.contains("attempt")) what += " #" + std::to_string(e["attempt"].get<int>());
-      if (e.contains("error")) what += "  " + e["error"].value("code", "") + ": " +
-                                       e["error"].value("message", "");
+      if (e.contains("error"))
+        what += "  " + e["error"].value("code", "") + ": " + e["error"].value("message", "");
       std::cout << fmt::format("  {:>4} {} {}\n", e.value("version", 0), e.value("time", ""),
                                cut(what, 120));
     }
@@ -303,16 +303,19 @@ void print_stats(const Json& s) {
   const Json& r = s["retries"];
   std::cout << "  retries: started=" << r["started"] << " completed=" << r["completed"]
             << " failed=" << r["failed"] << " running=" << r["running"] << " success rate="
-            << (r["successRate"].is_null() ? std::string("-")
-                                           : fmt::format("{:.1f}%", r["successRate"].get<double>() * 100))
+            << (r["successRate"].is_null()
+                    ? std::string("-")
+                    : fmt::format("{:.1f}%", r["successRate"].get<double>() * 100))
             << "\n";
   const Json& res = s["resolution"];
   std::cout << "  time to resolution: resolved=" << res["resolved"] << " avg="
-            << (res["avgSeconds"].is_null() ? std::string("-")
-                                            : fmt::format("{:.1f}s", res["avgSeconds"].get<double>()))
+            << (res["avgSeconds"].is_null()
+                    ? std::string("-")
+                    : fmt::format("{:.1f}s", res["avgSeconds"].get<double>()))
             << " max="
-            << (res["maxSeconds"].is_null() ? std::string("-")
-                                            : fmt::format("{:.1f}s", res["maxSeconds"].get<double>()))
+            << (res["maxSeconds"].is_null()
+                    ? std::string("-")
+                    : fmt::format("{:.1f}s", res["maxSeconds"].get<double>()))
             << "\n";
 }
 
@@ -340,8 +343,8 @@ struct BulkOptions {
 
 void progress(bool tty, std::int64_t done, std::int64_t failed_again, double per_s) {
   if (!tty) return;
-  std::cerr << fmt::format("\r  retried {:>8}  failed again {:>6}  {:>8.1f}/s ", done,
-                           failed_again, per_s)
+  std::cerr << fmt::format("\r  retried {:>8}  failed again {:>6}  {:>8.1f}/s ", done, failed_again,
+                           per_s)
             << std::flush;
 }
 
@@ -353,14 +356,15 @@ int bulk_retry(DlqClient& client, BulkOptions o, bool json) {
                   json, {});
   const bool tty = isatty(2) && !json;
   if (o.retry.batch.empty())
-    o.retry.batch = "bulk-" + flowd::format_time(flowd::Clock::now()) + "-" +
-                    flowd::new_uuid().substr(0, 8);
+    o.retry.batch =
+        "bulk-" + flowd::format_time(flowd::Clock::now()) + "-" + flowd::new_uuid().substr(0, 8);
   const auto began = std::chrono::steady_clock::now();
   std::int64_t matched = 0, started = 0, errors = 0;
   Json first_errors = Json::array();
   std::string stopped;
   DlqFilter page = o.filter;
-  page.limit = o.retry.dry_run ? 1000 : std::clamp<std::size_t>(static_cast<std::size_t>(*rate), 1, 500);
+  page.limit =
+      o.retry.dry_run ? 1000 : std::clamp<std::size_t>(static_cast<std::size_t>(*rate), 1, 500);
   Json progress_body;
   for (;;) {
     auto r = client.bulk(page, o.retry);
@@ -424,10 +428,10 @@ int bulk_retry(DlqClient& client, BulkOptions o, bool json) {
     if (o.retry.dry_run) {
       std::cout << "dry run: " << matched << " pending dead letters match; nothing was retried\n";
     } else {
-      std::cout << fmt::format("retried {} of {} matching dead letters in {:.1f}s ({:.1f}/s), "
-                               "{} could not be retried\n",
-                               started, matched, elapsed, summary["perSecond"].get<double>(),
-                               errors);
+      std::cout << fmt::format(
+          "retried {} of {} matching dead letters in {:.1f}s ({:.1f}/s), "
+          "{} could not be retried\n",
+          started, matched, elapsed, summary["perSecond"].get<double>(), errors);
       if (progress_body.is_object())
         std::cout << fmt::format("  outcomes so far: {} completed, {} failed again, {} running\n",
                                  progress_body["completed"].get<std::int64_t>(),
@@ -469,7 +473,8 @@ std::function<int()> add_dlq_command(CLI::App& app) {
   auto filter = std::make_shared<DlqFilter>();
   auto filters = [filter](CLI::App* sub) {
     sub->add_option("--workflow", filter->workflow, "only this workflow");
-    sub->add_option("--error-code", filter->error_code, "only this error code (TIMEOUT, NOT_JSON…)");
+    sub->add_option("--error-code", filter->error_code,
+                    "only this error code (TIMEOUT, NOT_JSON…)");
     sub->add_option("--kind", filter->kind, "execution or trigger");
     sub->add_option("--since", filter->since, "created at or after (RFC 3339, or 24h ago)");
     sub->add_option("--until", filter->until, "created before (RFC 3339, or a duration ago)");
@@ -483,9 +488,8 @@ std::function<int()> add_dlq_command(CLI::App& app) {
   list->add_option("--page-token", filter->page_token, "continue after a page");
   list->callback([=] {
     *chosen = [=] {
-      return with_client([&](DlqClient& c, bool json) {
-        return report(c.list(*filter), json, print_list);
-      });
+      return with_client(
+          [&](DlqClient& c, bool json) { return report(c.list(*filter), json, print_list); });
     };
   });
 
@@ -532,8 +536,9 @@ std::function<int()> add_dlq_command(CLI::App& app) {
   retry->add_option("--reason", bulk->retry.reason, "why (kept in the audit trail)");
   retry->add_flag("--dry-run", bulk->retry.dry_run, "say what would be retried, retry nothing");
   retry->add_option("--rate", bulk->rate, "bulk: retries per second (100, 100/s, 600/m)");
-  retry->add_option("--max-failure-rate", bulk->max_failure_rate,
-                    "bulk: stop when more of the finished retries failed again (0..1)")
+  retry
+      ->add_option("--max-failure-rate", bulk->max_failure_rate,
+                   "bulk: stop when more of the finished retries failed again (0..1)")
       ->check(CLI::Range(0.0, 1.0));
   retry->add_option("--min-sample", bulk->min_sample,
                     "bulk: finished retries needed before the failure rate counts");
@@ -582,9 +587,9 @@ std::function<int()> add_dlq_command(CLI::App& app) {
   auto reason = std::make_shared<std::string>();
   for (const char* verb : {"discard", "archive"}) {
     const std::string v = verb;
-    auto* sub = dlq->add_subcommand(
-        v, v == "discard" ? "Drop a dead letter on purpose (needs --reason)"
-                          : "Keep a dead letter for the record, out of the queue");
+    auto* sub = dlq->add_subcommand(v, v == "discard"
+                                           ? "Drop a dead letter on purpose (needs --reason)"
+                                           : "Keep a dead letter for the record, out of the queue");
     common(sub);
     sub->add_option("ID", *id, "dead letter id")->required();
     auto* r = sub->add_option("--reason", *reason, "why (kept in the audit trail)");

@@ -53,8 +53,9 @@ std::size_t DeadLetterPublisher::run_once() {
                                     std::lock_guard lock(reports->mutex);
                                     reports->delivered.push_back(id);
                                   });
-      if (!sent) log("warn", "dead letter not queued for " + options_.topic + ": " +
-                                 sent.error().message, {{"deadLetter", id}});
+      if (!sent)
+        log("warn", "dead letter not queued for " + options_.topic + ": " + sent.error().message,
+            {{"deadLetter", id}});
     }
     (void)producer_->flush(Millis(30'000));
     std::vector<std::int64_t> ids;

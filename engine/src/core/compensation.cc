@@ -118,7 +118,8 @@ std::vector<CompensationItem> compensation_plan(const Definition& definition,
 }
 
 // Built outside the coroutine: GCC 12 rejects some braced JSON initialisers inside one.
-Json on_failure_summary(const std::string& ref, const std::string& child, const std::string& status) {
+Json on_failure_summary(const std::string& ref, const std::string& child,
+                        const std::string& status) {
   Json j = Json::object();
   j["onFailure"] = ref;
   if (!child.empty()) j["execution"] = child;
@@ -209,7 +210,8 @@ awaitable<Json> Engine::Run::compensate(Graph& top) {
     Scope scope(&top.scope);
     Json items_value, item_value, index_value;
     if (item.index && item.def->for_each) {
-      if (auto rendered = item.def->for_each->items.render(top.scope); rendered && rendered->is_array()) {
+      if (auto rendered = item.def->for_each->items.render(top.scope);
+          rendered && rendered->is_array()) {
         items_value = std::move(*rendered);
         if (*item.index < items_value.size()) item_value = items_value[*item.index];
       }

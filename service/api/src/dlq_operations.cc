@@ -69,7 +69,9 @@ dlq::RetryOptions options_of(const DlqRetry& r, const std::string& actor) {
 }  // namespace
 
 DlqOperations::DlqOperations(eventstore::EventStore& store, dlq::DeadLetterStore& letters)
-    : store_(store), letters_(letters), reprocessor_(std::make_unique<dlq::Reprocessor>(store, letters)) {}
+    : store_(store),
+      letters_(letters),
+      reprocessor_(std::make_unique<dlq::Reprocessor>(store, letters)) {}
 DlqOperations::~DlqOperations() = default;
 
 ApiResult DlqOperations::list(const DlqFilter& filter) {
@@ -118,12 +120,12 @@ ApiResult DlqOperations::bulk_retry(const DlqFilter& filter, const DlqRetry& req
     if (r) {
       retried.push_back(dlq::to_json(*r));
     } else {
-      errors.push_back({{"id", d.id},
-                        {"code", to_string(r.error().code)},
-                        {"message", r.error().message}});
+      errors.push_back(
+          {{"id", d.id}, {"code", to_string(r.error().code)}, {"message", r.error().message}});
     }
   }
-  Json body{{"matched", rows->size()}, {"retried", std::move(retried)}, {"errors", std::move(errors)}};
+  Json body{
+      {"matched", rows->size()}, {"retried", std::move(retried)}, {"errors", std::move(errors)}};
   if (rows->size() == q->limit && !rows->empty())
     body["nextPageToken"] = std::to_string(rows->back().id);
   return Reply(std::move(body), request.dry_run ? 200 : 202);

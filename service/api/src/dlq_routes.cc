@@ -44,7 +44,8 @@ tl::expected<Json, ApiError> body_of(const Request& req) {
   return body;
 }
 
-tl::expected<void, ApiError> only(const Json& body, std::initializer_list<std::string_view> allowed) {
+tl::expected<void, ApiError> only(const Json& body,
+                                  std::initializer_list<std::string_view> allowed) {
   for (const auto& [key, value] : body.items())
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string list;
@@ -148,9 +149,8 @@ std::unique_ptr<DlqRoutes> register_dlq_routes(http::RouteGroup api, DlqOperatio
     return ops.list(f);
   });
   add(Verb::get, "/dlq/stats", "deadLetterStats", [&ops](const Request&) { return ops.stats(); });
-  add(Verb::get, "/dlq/batches/{batch}", "deadLetterBatch", [&ops](const Request& req) {
-    return ops.batch(std::string(req.param("batch")));
-  });
+  add(Verb::get, "/dlq/batches/{batch}", "deadLetterBatch",
+      [&ops](const Request& req) { return ops.batch(std::string(req.param("batch"))); });
   add(Verb::get, "/dlq/{id}", "getDeadLetter", [&ops](const Request& req) -> ApiResult {
     auto id = id_of(req);
     if (!id) return tl::unexpected(id.error());
@@ -161,8 +161,8 @@ std::unique_ptr<DlqRoutes> register_dlq_routes(http::RouteGroup api, DlqOperatio
     if (!id) return tl::unexpected(id.error());
     auto body = body_of(req);
     if (!body) return tl::unexpected(body.error());
-    if (auto ok = only(*body, {"input", "patch", "fromFailedStep", "version", "republish",
-                               "reason", "batch", "dryRun"});
+    if (auto ok = only(*body, {"input", "patch", "fromFailedStep", "version", "republish", "reason",
+                               "batch", "dryRun"});
         !ok)
       return tl::unexpected(ok.error());
     auto r = retry_of(*body);
@@ -172,15 +172,15 @@ std::unique_ptr<DlqRoutes> register_dlq_routes(http::RouteGroup api, DlqOperatio
   add(Verb::post, "/dlq/retry", "bulkRetryDeadLetters", [&ops](const Request& req) -> ApiResult {
     auto body = body_of(req);
     if (!body) return tl::unexpected(body.error());
-    if (auto ok = only(*body, {"workflow", "errorCode", "kind", "since", "until", "limit",
-                               "pageToken", "input", "patch", "fromFailedStep", "version",
-                               "reason", "batch", "dryRun"});
+    if (auto ok = only(
+            *body, {"workflow", "errorCode", "kind", "since", "until", "limit", "pageToken",
+                    "input", "patch", "fromFailedStep", "version", "reason", "batch", "dryRun"});
         !ok)
       return tl::unexpected(ok.error());
     DlqFilter f;
-    for (auto [name, field] : {std::pair{"workflow", &f.workflow},
-                               std::pair{"errorCode", &f.error_code}, std::pair{"kind", &f.kind},
-                               std::pair{"since", &f.since}, std::pair{"until", &f.until}}) {
+    for (auto [name, field] :
+         {std::pair{"workflow", &f.workflow}, std::pair{"errorCode", &f.error_code},
+          std::pair{"kind", &f.kind}, std::pair{"since", &f.since}, std::pair{"until", &f.until}}) {
       auto t = text(*body, name);
       if (!t) return tl::unexpected(t.error());
       if (!t->empty()) *field = *t;

@@ -119,8 +119,7 @@ TEST_CASE("forEach items and steps inside groups are compensated each, latest fi
 )"),
                  Json{{"items", Json::array({"x", "y"})}});
   REQUIRE(s.status == ExecutionStatus::kFailed);
-  CHECK(h.logged ==
-        std::vector<std::string>{"undo inner", "undo item 1=y y", "undo item 0=x x"});
+  CHECK(h.logged == std::vector<std::string>{"undo inner", "undo item 1=y y", "undo item 0=x x"});
 }
 
 TEST_CASE("spec.onFailure runs a workflow with the failure instead of compensations",
@@ -171,8 +170,9 @@ TEST_CASE("A run resumed in the middle of compensating skips the finished compen
   }
   flowd::StartOptions options;
   options.execution_id = s.id;
-  auto id = second.engine->resume(def, second.log.read(s.id), options,
-                                  [&](const flowd::ExecutionState& st) { second.final_states[st.id] = st; });
+  auto id = second.engine->resume(
+      def, second.log.read(s.id), options,
+      [&](const flowd::ExecutionState& st) { second.final_states[st.id] = st; });
   REQUIRE(id);
   second.run_until([&] { return second.final_states.count(s.id) > 0; });
   const auto& done = second.final_states.at(s.id);
@@ -194,7 +194,8 @@ TEST_CASE("Definitions check compensate, deadLetter and onFailure", "[engine][co
   const Case cases[] = {
       {"  deadLetter: {enabled: false}\n  steps: [{id: a, type: noop}]\n", ""},
       {"  deadLetter: {errorCodes: [TIMEOUT, EXTERNAL]}\n  steps: [{id: a, type: noop}]\n", ""},
-      {"  deadLetter: {errorCodes: [NOPE]}\n  steps: [{id: a, type: noop}]\n", "unknown error code"},
+      {"  deadLetter: {errorCodes: [NOPE]}\n  steps: [{id: a, type: noop}]\n",
+       "unknown error code"},
       {"  deadLetter: {keep: true}\n  steps: [{id: a, type: noop}]\n", "unknown field"},
       {"  onFailure: {workflow: cleanup@2}\n  steps: [{id: a, type: noop}]\n", ""},
       {"  onFailure: {}\n  steps: [{id: a, type: noop}]\n", "workflow"},

@@ -38,17 +38,17 @@ namespace flowd::dlq {
 
 struct DeadLetterProjectorOptions {
   std::string url;
-  std::string name = "flowd.dlq-projector";     // checkpoint row
+  std::string name = "flowd.dlq-projector";      // checkpoint row
   std::size_t scan_limit = 5'000;                // events looked at per batch
   std::chrono::milliseconds poll_interval{100};  // idle wait
   std::function<void(std::string_view level, const std::string& message, const Json& fields)> log;
 };
 
 struct ProjectionReport {
-  std::size_t scanned = 0;       // events read after the checkpoint
-  std::size_t dead_lettered = 0; // new dead letters
-  std::size_t resolved = 0;      // retries that completed
-  std::size_t failed_again = 0;  // retries that failed
+  std::size_t scanned = 0;        // events read after the checkpoint
+  std::size_t dead_lettered = 0;  // new dead letters
+  std::size_t resolved = 0;       // retries that completed
+  std::size_t failed_again = 0;   // retries that failed
 };
 
 class DeadLetterProjector {

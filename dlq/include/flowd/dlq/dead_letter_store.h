@@ -12,8 +12,8 @@
 // destructor closes the connections. Errors are flowd::Error values: EXTERNAL (retryable) when
 // PostgreSQL cannot be reached, INVALID_INPUT for rows it refuses, INTERNAL otherwise.
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,7 +70,7 @@ struct DeadLetter {
   int attempts = 0;
   Json last_error;  // null: none
   std::string retry_execution_id;
-  std::optional<TimePoint> published_at;  // delivered to the flowd.dlq topic
+  std::optional<TimePoint> published_at;     // delivered to the flowd.dlq topic
   std::optional<TimePoint> first_failed_at;  // the original failure (default: created_at)
   std::optional<TimePoint> last_failed_at;   // the latest (a retry's, when one failed again)
   std::string trace_id;                      // W3C trace id, "" when unknown

@@ -34,7 +34,7 @@ namespace flowd::dlq {
 // discarded, archived) and last changed before now - older_than, with their retries; a Purged
 // audit event stays for each. Letters still pending or retrying are kept, as running executions
 // are. Returns how many (dry_run: would be) deleted.
-Result<std::int64_t> purge_dead_letters(DeadLetterStore& store, std::chrono::milliseconds older_than,
-                                        bool dry_run);
+Result<std::int64_t> purge_dead_letters(DeadLetterStore& store,
+                                        std::chrono::milliseconds older_than, bool dry_run);
 
 }  // namespace flowd::dlq
