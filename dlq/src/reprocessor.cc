@@ -99,8 +99,26 @@ class Reprocessor::Impl {
   std::shared_ptr<const triggers::TriggerRouter> router_;
   std::chrono::steady_clock::time_point router_at_{};
 
+  // Versions are immutable: a loaded name@version is kept (bulk retries load it once).
+  std::map<std::pair<std::string, int>, std::shared_ptr<const Definition>> definitions_;
+
   Result<std::shared_ptr<const Definition>> definition(const std::string& name,
                                                        std::optional<int> version) {
+    if (version) {
+      std::lock_guard lock(mutex_);
+      if (auto it = definitions_.find({name, *version}); it != definitions_.end())
+        return it->second;
+    }
+    auto loaded_def = load_stored(name, version);
+    if (loaded_def) {
+      std::lock_guard lock(mutex_);
+      definitions_[{name, (*loaded_def)->version}] = *loaded_def;
+    }
+    return loaded_def;
+  }
+
+  Result<std::shared_ptr<const Definition>> load_stored(const std::string& name,
+                                                        std::optional<int> version) {
     auto record = store_.get_definition(name, version);
     if (!record) return fail(ErrorCode::kExternal, record.error().message, true);
     if (!*record)

@@ -189,11 +189,11 @@ tl::expected<std::unique_ptr<DlqClient>, ApiError> open_client(const Settings& s
   }
   flowd::eventstore::StoreOptions options;
   options.url = database;
-  options.pool_size = 1;
+  options.pool_size = 8;  // a bulk retry's page runs on 8 threads
   options.actor = who();
   auto store = flowd::eventstore::EventStore::open(options);
   if (!store) return tl::unexpected(flowd::api::from_store(store.error()));
-  auto letters = flowd::dlq::DeadLetterStore::open({database, 1});
+  auto letters = flowd::dlq::DeadLetterStore::open({database, 8});
   if (!letters) return tl::unexpected(flowd::api::from_error(letters.error()));
   return std::unique_ptr<DlqClient>(new DirectDlqClient(std::move(*store), std::move(*letters)));
 }

@@ -4,9 +4,14 @@
 #include "flowd/dlq/reprocessor.h"
 #include "flowd/engine/duration.h"
 
+#include <atomic>
+#include <thread>
+
 namespace flowd::api {
 
 namespace {
+
+constexpr std::size_t kBulkThreads = 8;
 
 tl::unexpected<ApiError> invalid(std::string message, std::string hint = {}) {
   return tl::unexpected(ApiError::invalid_input(std::move(message), std::move(hint)));
@@ -115,13 +120,27 @@ ApiResult DlqOperations::bulk_retry(const DlqFilter& filter, const DlqRetry& req
   if (!rows) return tl::unexpected(from_error(rows.error()));
   Json retried = Json::array(), errors = Json::array();
   const auto options = options_of(request, actor);
-  for (const auto& d : *rows) {
-    auto r = reprocessor_->retry(d.id, options);
+  // The page's retries run on a few threads at once: each waits on PostgreSQL (its start is a
+  // synchronous group commit), so in parallel they share commits.
+  std::vector<std::optional<Result<dlq::RetryResult>>> results(rows->size());
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < rows->size(); i = next++)
+      results[i] = reprocessor_->retry((*rows)[i].id, options);
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < std::min<std::size_t>(kBulkThreads, rows->size()); ++t)
+    threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    const auto& r = *results[i];
     if (r) {
       retried.push_back(dlq::to_json(*r));
     } else {
-      errors.push_back(
-          {{"id", d.id}, {"code", to_string(r.error().code)}, {"message", r.error().message}});
+      errors.push_back({{"id", (*rows)[i].id},
+                        {"code", to_string(r.error().code)},
+                        {"message", r.error().message}});
     }
   }
   Json body{

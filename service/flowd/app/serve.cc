@@ -218,6 +218,7 @@ bool Service::start_kafka() {
 
   dlq::DeadLetterStoreOptions dlq_options;
   dlq_options.url = config_.database.url;
+  dlq_options.pool_size = 8;  // bulk retries through the API run a page on 8 threads
   auto dead_letters = dlq::DeadLetterStore::open(dlq_options);
   if (!dead_letters) {
     log_.write("error", "dead-letter store: " + dead_letters.error().message);
