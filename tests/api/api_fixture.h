@@ -8,8 +8,8 @@
 #include <string>
 
 #include "durable_runner.h"
-#include "flowd/api/routes.h"
 #include "flowd/api/dlq_routes.h"
+#include "flowd/api/routes.h"
 #include "flowd/dlq/dead_letter_store.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"

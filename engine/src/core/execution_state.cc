@@ -216,7 +216,8 @@ void ExecutionState::apply(const Event& event) {
     }
     case EventType::kCompensationStarted:
       compensations[event.step] = "started";
-      compensation_attempts[event.step] = std::max(compensation_attempts[event.step], event.attempt);
+      compensation_attempts[event.step] =
+          std::max(compensation_attempts[event.step], event.attempt);
       break;
     case EventType::kCompensationCompleted:
       compensations[event.step] = "completed";

@@ -586,7 +586,6 @@ class Loader {
 
 #include "failure_handling_loader.inc"
 
-
   // `type` + `with`, or `steps` + `output`, from a step, a switch case or a switch default.
   void load_body(const Json& v, const std::string& p, int depth, StepBody& body, StepMeta& m) {
     body.location = doc_.at(p);

@@ -8,15 +8,15 @@
 #include <thread>
 
 #include "broker.h"
+#include "dead_letter_publisher.h"
 #include "definition_cache.h"
 #include "durable_runner.h"
+#include "flowd/api/dlq_routes.h"
 #include "flowd/api/operations.h"
 #include "flowd/api/routes.h"
-#include "flowd/api/dlq_routes.h"
 #include "flowd/dlq/dead_letter_projector.h"
 #include "flowd/dlq/dead_letter_store.h"
 #include "flowd/dlq/dlq_outbox.h"
-#include "dead_letter_publisher.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
 #include "flowd/triggers/consumer.h"
@@ -122,7 +122,7 @@ class Service {
   std::unique_ptr<triggers::TriggerConsumer> consumer_;
   std::unique_ptr<service::DurableRunner> runner_;
   std::unique_ptr<service::OutboxRelay> relay_;
-  std::unique_ptr<dlq::DeadLetterProjector> dlq_projector_;       // failed executions -> rows
+  std::unique_ptr<dlq::DeadLetterProjector> dlq_projector_;      // failed executions -> rows
   std::unique_ptr<service::DeadLetterPublisher> dlq_publisher_;  // rows -> flowd.dlq
 
   boost::asio::io_context http_io_;
@@ -334,8 +334,8 @@ bool Service::start_dead_letters() {
   service::DeadLetterPublisherOptions publisher;
   publisher.topic = config_.kafka.dlq_topic;
   publisher.log = log;
-  dlq_publisher_ = std::make_unique<service::DeadLetterPublisher>(*dead_letters_, producer_,
-                                                                   publisher);
+  dlq_publisher_ =
+      std::make_unique<service::DeadLetterPublisher>(*dead_letters_, producer_, publisher);
   dlq_publisher_->start();
   return true;
 }

@@ -137,10 +137,10 @@ struct Definition {
   std::vector<StepDef> steps;
   std::optional<JsonTemplate> output;
   std::vector<TriggerDef> triggers;
-  DeadLetterPolicy dead_letter;           // `spec.deadLetter`
+  DeadLetterPolicy dead_letter;            // `spec.deadLetter`
   std::optional<OnFailureDef> on_failure;  // `spec.onFailure`
-  std::string source_name;  // file name or "<input>", for messages
-  Json document;            // the definition as JSON, to store and hash
+  std::string source_name;                 // file name or "<input>", for messages
+  Json document;                           // the definition as JSON, to store and hash
   // `input_schema` compiled when the definition loads; null when there is no input schema (a
   // Definition built by hand is compiled by validate_input on each call).
   std::shared_ptr<const CompiledSchema> compiled_input_schema;

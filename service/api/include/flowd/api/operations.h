@@ -9,8 +9,8 @@
 // Threads: every call blocks on PostgreSQL; any thread may call (the store and the queue are
 // thread-safe), but never an Asio thread that serves connections or drives executions.
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
