@@ -89,7 +89,7 @@ TEST_CASE("A failed compensation is recorded and the others still run", "[engine
   CHECK(h.log.read(s.id).back().data["compensation"]["failed"] == 1);
 }
 
-TEST_CASE("A completed execution compensates nothing; a step without compensate is passed over",
+TEST_CASE("A completed execution compensates nothing, nor does a step without compensate",
           "[engine][compensation]") {
   Harness h;
   auto ok = h.run(wf(R"(
