@@ -383,6 +383,8 @@ const std::map<std::string, std::string>& owned_properties() {
       {"metadata.broker.list", "kafka.brokers"},
       {"group.id", "kafka.groupId"},
       {"session.timeout.ms", "kafka.sessionTimeout"},
+      {"heartbeat.interval.ms", "kafka.heartbeatInterval"},
+      {"group.instance.id", "kafka.staticMembership"},
   };
   return owned;
 }
@@ -464,6 +466,43 @@ Apply string_field(std::string& (*field)(Config&)) {
   return [=](Config& c, const Raw& raw, Problems& out) {
     if (auto v = string(raw, out)) field(c) = trim(*v);
   };
+}
+
+// http.tokens: a list of NAME:ROLE:SHA256HEX.
+void apply_tokens(Config& c, const Raw& raw, Problems& out) {
+  auto items = list(raw, out, true);
+  if (!items) return;
+  std::vector<HttpConfig::ApiToken> tokens;
+  for (const auto& item : *items) {
+    auto first = item.find(':');
+    auto second = first == std::string::npos ? first : item.find(':', first + 1);
+    if (second == std::string::npos) {
+      report(out, raw, "expected NAME:ROLE:SHA256HEX, got " + show(item.substr(0, 40)));
+      return;
+    }
+    HttpConfig::ApiToken t{trim(item.substr(0, first)),
+                           trim(item.substr(first + 1, second - first - 1)),
+                           trim(item.substr(second + 1))};
+    std::transform(t.sha256.begin(), t.sha256.end(), t.sha256.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (t.name.empty()) return report(out, raw, "a token needs a name (NAME:ROLE:SHA256HEX)");
+    if (t.role != "reader" && t.role != "operator")
+      return report(
+          out, raw,
+          "token " + show(t.name) + ": role must be reader or operator, got " + show(t.role));
+    bool hex = t.sha256.size() == 64 && std::all_of(t.sha256.begin(), t.sha256.end(), [](char ch) {
+                 return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+               });
+    if (!hex)
+      return report(out, raw,
+                    "token " + show(t.name) +
+                        ": expected the token's SHA-256 as 64 hex digits (printf %s TOKEN | "
+                        "sha256sum), not the token itself");
+    for (const auto& other : tokens)
+      if (other.name == t.name) return report(out, raw, "token name " + show(t.name) + " twice");
+    tokens.push_back(std::move(t));
+  }
+  c.http.tokens = std::move(tokens);
 }
 
 constexpr Millis kSecond{1000};
@@ -559,6 +598,22 @@ const std::vector<Setting>& setting_table() {
       {"kafka", "properties",
        "librdkafka properties passed through (TLS, SASL, ...); see README for the variables",
        nullptr},  // handled by apply_properties (needs per-entry locations)
+      {"kafka", "heartbeatInterval",
+       "consumer group heartbeat interval (100ms..1m, < sessionTimeout)",
+       duration_field([](Config& c) -> Millis& { return c.kafka.heartbeat_interval; }, Millis(100),
+                      Millis(60'000))},
+      {"kafka", "staticMembership",
+       "static group membership with group.instance.id = engine.instanceId: auto, on, off",
+       [](Config& c, const Raw& raw, Problems& out) {
+         auto v = string(raw, out);
+         if (!v) return;
+         const std::string mode = trim(*v);
+         if (mode != "auto" && mode != "on" && mode != "off") {
+           report(out, raw, "expected auto, on or off, got " + show(mode));
+           return;
+         }
+         c.kafka.static_membership = mode;
+       }},
       {"workflows", "dirs", "folders whose definitions are applied at start-up",
        [](Config& c, const Raw& raw, Problems& out) {
          auto items = list(raw, out, false);
@@ -584,6 +639,24 @@ const std::vector<Setting>& setting_table() {
          if (auto v = one_of(raw, out, {"json", "text"}))
            c.log.format = *v == "json" ? LogFormat::kJson : LogFormat::kText;
        }},
+      {"http", "tokens",
+       "named API tokens NAME:ROLE:SHA256HEX (role reader or operator; the token's SHA-256, "
+       "never the token)",
+       apply_tokens},
+      {"webhooks", "maxBodyBytes", "largest webhook delivery accepted (1..1073741824)",
+       int_field<std::size_t>([](Config& c) -> std::size_t& { return c.webhooks.max_body_bytes; },
+                              1, 1LL << 30)},
+      {"webhooks", "rate", "deliveries per second each webhook accepts (1..1000000)",
+       [](Config& c, const Raw& raw, Problems& out) {
+         if (auto v = integer(raw, out, 1, 1'000'000)) c.webhooks.rate = static_cast<double>(*v);
+       }},
+      {"webhooks", "burst", "deliveries a webhook accepts at once above its rate (1..1000000)",
+       int_field<int>([](Config& c) -> int& { return c.webhooks.burst; }, 1, 1'000'000)},
+      {"webhooks", "tolerance",
+       "timestamped signatures (standard, stripe): allowed clock distance (1s..1h)",
+       duration_field([](Config& c) -> Millis& { return c.webhooks.tolerance; }, kSecond, kHour)},
+      {"secrets", "dir", "folder with one file per secret (Kubernetes secret volume); unset: none",
+       string_field([](Config& c) -> std::string& { return c.secrets.dir; })},
   };
   return table;
 }
@@ -721,7 +794,12 @@ std::string default_instance_id() {
 void resolve_defaults(Config& c) {
   if (c.engine.threads <= 0)
     c.engine.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (c.engine.instance_id.empty()) c.engine.instance_id = default_instance_id();
+  if (c.engine.instance_id.empty()) {
+    c.engine.instance_id = default_instance_id();
+    c.engine.instance_id_generated = true;
+  }
+  if (c.kafka.heartbeat_interval <= Millis(0))
+    c.kafka.heartbeat_interval = std::min(kSecond, c.kafka.session_timeout / 3);
 }
 
 void cross_check(const Config& c, Problems& out) {
@@ -729,6 +807,11 @@ void cross_check(const Config& c, Problems& out) {
     out.push_back(
         Problem{"kafka", "kafka.eventsTopic",
                 "must differ from kafka.dlqTopic (both are " + show(c.kafka.dlq_topic) + ")"});
+  if (c.kafka.heartbeat_interval >= c.kafka.session_timeout)
+    out.push_back(Problem{"kafka", "kafka.heartbeatInterval",
+                          "must be shorter than kafka.sessionTimeout (" +
+                              format_duration(c.kafka.heartbeat_interval) +
+                              " >= " + format_duration(c.kafka.session_timeout) + ")"});
 }
 
 Result<Config> finish(Config c, Problems problems) {
@@ -813,6 +896,8 @@ nlohmann::json to_json(const Config& c, bool redact) {
   for (const auto& [k, v] : c.kafka.properties) properties[k] = v;
   json token = nullptr;
   if (c.http.token) token = redact ? json("<redacted>") : json(*c.http.token);
+  json tokens = json::array();
+  for (const auto& t : c.http.tokens) tokens.push_back(t.name + ":" + t.role + ":" + t.sha256);
   return json{
       {"database", {{"url", c.database.url}, {"poolSize", c.database.pool_size}}},
       {"engine",
@@ -823,7 +908,10 @@ nlohmann::json to_json(const Config& c, bool redact) {
         {"snapshotEvery", c.engine.snapshot_every},
         {"shutdownGrace", format_duration(c.engine.shutdown_grace)}}},
       {"http",
-       {{"listen", c.http.listen}, {"token", token}, {"maxBodyBytes", c.http.max_body_bytes}}},
+       {{"listen", c.http.listen},
+        {"token", token},
+        {"maxBodyBytes", c.http.max_body_bytes},
+        {"tokens", tokens}}},
       {"kafka",
        {{"brokers", c.kafka.brokers},
         {"groupId", c.kafka.group_id},
@@ -833,10 +921,18 @@ nlohmann::json to_json(const Config& c, bool redact) {
         {"partitions", c.kafka.partitions},
         {"sessionTimeout", format_duration(c.kafka.session_timeout)},
         {"maxInFlight", c.kafka.max_in_flight},
-        {"properties", properties}}},
+        {"properties", properties},
+        {"heartbeatInterval", format_duration(c.kafka.heartbeat_interval)},
+        {"staticMembership", c.kafka.static_membership}}},
       {"workflows", {{"dirs", c.workflows.dirs}}},
       {"log",
        {{"level", c.log.level}, {"format", c.log.format == LogFormat::kJson ? "json" : "text"}}},
+      {"webhooks",
+       {{"maxBodyBytes", c.webhooks.max_body_bytes},
+        {"rate", static_cast<std::int64_t>(c.webhooks.rate)},
+        {"burst", c.webhooks.burst},
+        {"tolerance", format_duration(c.webhooks.tolerance)}}},
+      {"secrets", {{"dir", c.secrets.dir.empty() ? json(nullptr) : json(c.secrets.dir)}}},
   };
 }
 
@@ -903,6 +999,12 @@ std::string format_duration(Millis d) {
   for (Unit u : {Unit{86'400'000, "d"}, Unit{3'600'000, "h"}, Unit{60'000, "m"}, Unit{1000, "s"}})
     if (ms != 0 && ms % u.scale == 0) return std::to_string(ms / u.scale) + u.name;
   return std::to_string(ms) + "ms";
+}
+
+std::string KafkaConfig::group_instance_id(const EngineConfig& engine) const {
+  if (static_membership == "off") return {};
+  if (static_membership == "auto" && engine.instance_id_generated) return {};
+  return engine.instance_id;
 }
 
 }  // namespace flowd::config

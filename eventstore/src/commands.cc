@@ -87,4 +87,46 @@ StoreResult<void> CommandQueue::mark_processed(std::int64_t id, const std::strin
   });
 }
 
+StoreResult<std::vector<CommandRecord>> CommandQueue::history(const std::string& execution_id) {
+  std::lock_guard lock(mutex_);
+  return guarded<std::vector<CommandRecord>>("command history", [&] {
+    pqxx::nontransaction tx(conn_->conn);
+    std::vector<CommandRecord> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT id, command, payload::text, actor, "
+             "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+             "coalesce(to_char(processed_at AT TIME ZONE 'UTC', "
+             "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), coalesce(result, '') "
+             "FROM execution_commands WHERE execution_id = $1 ORDER BY id",
+             execution_id)) {
+      CommandRecord c;
+      c.id = row[0].as<std::int64_t>();
+      c.command = row[1].as<std::string>();
+      c.payload = Json::parse(row[2].as<std::string>(), nullptr, false);
+      c.actor = row[3].as<std::string>();
+      c.created_at = row[4].as<std::string>();
+      c.processed_at = row[5].as<std::string>();
+      c.result = row[6].as<std::string>();
+      out.push_back(std::move(c));
+    }
+    return StoreResult<std::vector<CommandRecord>>(std::move(out));
+  });
+}
+
+StoreResult<std::vector<std::pair<std::string, std::string>>> CommandQueue::related(
+    const std::string& execution_id) {
+  using Out = std::vector<std::pair<std::string, std::string>>;
+  std::lock_guard lock(mutex_);
+  return guarded<Out>("related executions", [&] {
+    pqxx::nontransaction tx(conn_->conn);
+    Out out;
+    for (const auto& row : tx.exec_params(
+             "SELECT id, CASE WHEN retry_of = $1 THEN 'retry' ELSE 'child' END FROM executions "
+             "WHERE retry_of = $1 OR parent = $1 ORDER BY started_at, id",
+             execution_id))
+      out.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
+    return StoreResult<Out>(std::move(out));
+  });
+}
+
 }  // namespace flowd::eventstore

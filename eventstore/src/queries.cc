@@ -53,7 +53,13 @@ const std::vector<Statement>& store_statements() {
        "$2::text) "
        "AND ($3::bigint IS NULL OR started_at >= flowd_ts($3::bigint)) "
        "AND ($4::bigint IS NULL OR (started_at, id) < (flowd_ts($4::bigint), $5::text)) "
+       "AND ($7::bigint IS NULL OR started_at < flowd_ts($7::bigint)) "
        "ORDER BY started_at DESC, id DESC LIMIT $6"},
+      {"flowd_count_executions",
+       "SELECT status, count(*) FROM executions "
+       "WHERE ($1::text IS NULL OR workflow = $1::text) "
+       "AND ($2::bigint IS NULL OR started_at >= flowd_ts($2::bigint)) "
+       "AND ($3::bigint IS NULL OR started_at < flowd_ts($3::bigint)) GROUP BY status"},
       {"flowd_find_dedupe_key", "SELECT id FROM executions WHERE dedupe_key = $1"},
       // A sub-workflow execution runs inside its parent's run: whoever holds the parent's live
       // lease may take the child's at once (the previous owner lost the parent, so it no longer
@@ -226,11 +232,13 @@ StoreResult<ExecutionPage> EventStore::list_executions(const ExecutionQuery& que
         const std::string since =
             query.since ? std::to_string(detail::to_micros(*query.since)) : std::string();
         const std::string after_micros = after ? std::to_string(after->first) : std::string();
+        const std::string until =
+            query.until ? std::to_string(detail::to_micros(*query.until)) : std::string();
         const auto rows = tx.exec_prepared(
             "flowd_list_executions", query.workflow ? query.workflow->c_str() : nullptr,
             status ? status->c_str() : nullptr, query.since ? since.c_str() : nullptr,
             after ? after_micros.c_str() : nullptr, after ? after->second.c_str() : nullptr,
-            static_cast<std::int64_t>(limit + 1));
+            static_cast<std::int64_t>(limit + 1), query.until ? until.c_str() : nullptr);
         ExecutionPage page;
         for (const auto& row : rows) {
           if (page.items.size() == limit) {
@@ -242,6 +250,25 @@ StoreResult<ExecutionPage> EventStore::list_executions(const ExecutionQuery& que
           page.items.push_back(detail::decode_execution(row));
         }
         return page;
+      });
+}
+
+StoreResult<std::map<std::string, std::int64_t>> EventStore::count_executions(
+    const ExecutionQuery& query) {
+  using Counts = std::map<std::string, std::int64_t>;
+  return impl_->pool.run<Counts>(
+      "count_executions", [&](pqxx::connection& conn) -> StoreResult<Counts> {
+        pqxx::nontransaction tx(conn);
+        const std::string since =
+            query.since ? std::to_string(detail::to_micros(*query.since)) : std::string();
+        const std::string until =
+            query.until ? std::to_string(detail::to_micros(*query.until)) : std::string();
+        const auto rows = tx.exec_prepared(
+            "flowd_count_executions", query.workflow ? query.workflow->c_str() : nullptr,
+            query.since ? since.c_str() : nullptr, query.until ? until.c_str() : nullptr);
+        Counts counts;
+        for (const auto& row : rows) counts[row[0].as<std::string>()] = row[1].as<std::int64_t>();
+        return counts;
       });
 }
 

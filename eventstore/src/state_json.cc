@@ -50,6 +50,10 @@ Json snapshot_to_json(const ExecutionState& state) {
                        {"ended", nanos(step.ended)},
                        {"durationMs", step.duration_ms},
                        {"completedVersion", step.completed_version}};
+    // Durable timers: a resume from this snapshot waits what is left of them (engine/timers.h).
+    if (step.due_at != TimePoint{}) steps[path]["dueAt"] = nanos(step.due_at);
+    if (step.deadline != TimePoint{}) steps[path]["deadline"] = nanos(step.deadline);
+    if (step.retry_due != TimePoint{}) steps[path]["retryDue"] = nanos(step.retry_due);
     if (!step.item_status.empty()) {
       // A large forEach's finished items live only here (StepState): without them a resume from
       // this snapshot would run them again.
@@ -72,6 +76,7 @@ Json snapshot_to_json(const ExecutionState& state) {
               {"waitingFor", state.waiting_for},
               {"started", nanos(state.started)},
               {"ended", nanos(state.ended)},
+              {"deadline", nanos(state.deadline)},
               {"version", state.version},
               {"steps", std::move(steps)},
               {"compensations", state.compensations},
@@ -98,6 +103,7 @@ Result<ExecutionState> snapshot_from_json(const Json& json) {
     state.waiting_for = json.at("waitingFor").get<std::string>();
     state.started = time_of(json.at("started"));
     state.ended = time_of(json.at("ended"));
+    if (auto it = json.find("deadline"); it != json.end()) state.deadline = time_of(*it);
     state.version = json.at("version").get<std::int64_t>();
     for (const auto& [path, value] : json.at("steps").items()) {
       StepState step;
@@ -113,6 +119,9 @@ Result<ExecutionState> snapshot_from_json(const Json& json) {
       step.ended = time_of(value.at("ended"));
       step.duration_ms = value.at("durationMs").get<std::int64_t>();
       step.completed_version = value.value("completedVersion", std::int64_t{0});
+      if (auto it = value.find("dueAt"); it != value.end()) step.due_at = time_of(*it);
+      if (auto it = value.find("deadline"); it != value.end()) step.deadline = time_of(*it);
+      if (auto it = value.find("retryDue"); it != value.end()) step.retry_due = time_of(*it);
       if (const auto items = value.find("itemStatus"); items != value.end()) {
         const Json& outputs = value.at("itemOutputs");
         if (!items->is_array() || !outputs.is_array() || outputs.size() != items->size()) {

@@ -36,6 +36,8 @@ class Backend {
   virtual Outcome command(const std::string& id, const std::string& command,
                           const Json& payload) = 0;
   virtual Outcome retention(const std::string& older_than, bool dry_run) = 0;
+  virtual Outcome audit(const std::string& id) = 0;
+  virtual Outcome list_webhooks() = 0;
 };
 
 struct Connection {

@@ -66,6 +66,8 @@ class DirectBackend : public Backend {
           ApiError::invalid_input("olderThan '" + older_than + "' is not a duration (30d, 12h)"));
     return body(ops_.retention(*d, dry_run));
   }
+  Outcome audit(const std::string& id) override { return body(ops_.audit(id)); }
+  Outcome list_webhooks() override { return body(ops_.list_webhooks()); }
 
  private:
   std::unique_ptr<EventStore> store_;

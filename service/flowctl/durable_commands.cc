@@ -305,6 +305,21 @@ std::function<int()> add_durable_commands(CLI::App& app) {
       sub->add_option("--input", *resume_input, "input supplied to a waiting step (JSON)");
   }
 
+  simple(
+      "audit", "Who did what: start, input, steps, secrets (names), commands, lineage",
+      [](Backend& b, const std::string& i) { return b.audit(i); }, print_audit);
+
+  // --- webhooks --------------------------------------------------------------------------------
+  auto* hooks = app.add_subcommand("webhooks", "Webhook endpoints (POST /hooks/<path>)");
+  hooks->require_subcommand(1);
+  auto* hooks_list = hooks->add_subcommand("list", "The served webhook paths and their workflows");
+  common(hooks_list);
+  hooks_list->callback([=] {
+    *chosen = [=] {
+      return run(with_backend([](Backend& b) { return b.list_webhooks(); }), print_webhooks);
+    };
+  });
+
   // --- admin -----------------------------------------------------------------------------------
   auto* admin = app.add_subcommand("admin", "Administration");
   admin->require_subcommand(1);

@@ -104,6 +104,10 @@ class HttpBackend : public Backend {
     return client_.call(bh::verb::post, "/api/v1/admin/retention",
                         Json{{"olderThan", older_than}, {"dryRun", dry_run}});
   }
+  Outcome audit(const std::string& id) override {
+    return client_.call(bh::verb::get, "/api/v1/executions/" + encode(id) + "/audit");
+  }
+  Outcome list_webhooks() override { return client_.call(bh::verb::get, "/api/v1/webhooks"); }
 
  private:
   HttpClient client_;

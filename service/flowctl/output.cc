@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -104,15 +105,26 @@ void print_started(const Json& r) {
 }
 
 void print_executions(const Json& page) {
-  std::cout << fmt::format("{:<36}  {:<24} {:<10} {:>6}  {:<24}  {}\n", "ID", "WORKFLOW", "STATUS",
-                           "EVENTS", "STARTED", "STEP");
+  // Columns as wide as their longest cell: a sub-workflow child's id (<parent>.<step>.<attempt>)
+  // is longer than a UUID.
+  std::size_t id_width = 36, wf_width = 24;
+  for (const auto& e : page["items"]) {
+    id_width = std::max(id_width, cell(e, "id").size());
+    wf_width =
+        std::max(wf_width, cell(e, "workflow").size() + 1 + cell(e, "workflowVersion").size());
+  }
+  auto row = [&](const std::string& id, const std::string& wf, const std::string& status,
+                 const std::string& events, const std::string& started, const std::string& step) {
+    std::cout << fmt::format("{:<{}}  {:<{}} {:<10} {:>6}  {:<24}  {}\n", id, id_width, wf,
+                             wf_width, status, events, started, step);
+  };
+  row("ID", "WORKFLOW", "STATUS", "EVENTS", "STARTED", "STEP");
   for (const auto& e : page["items"]) {
     std::string wf = cell(e, "workflow") + "@" + cell(e, "workflowVersion");
     std::string step = e.contains("currentStep") && e["currentStep"].is_object()
                            ? cell(e["currentStep"], "step") + " " + cell(e["currentStep"], "event")
                            : "-";
-    std::cout << fmt::format("{:<36}  {:<24} {:<10} {:>6}  {:<24}  {}\n", cell(e, "id"), wf,
-                             cell(e, "status"), cell(e, "version"), cell(e, "startedAt"), step);
+    row(cell(e, "id"), wf, cell(e, "status"), cell(e, "version"), cell(e, "startedAt"), step);
   }
   if (page.contains("nextPageToken"))
     std::cout << "more: --page-token " << page["nextPageToken"].get<std::string>() << "\n";

@@ -25,6 +25,9 @@ void print_event_row(const Json& event);
 void print_replay(const Json& replay);
 void print_command(const Json& accepted);
 void print_retention(const Json& report);
+// audit_output.cc
+void print_audit(const Json& audit);
+void print_webhooks(const Json& list);
 
 // "name" or "name@3".
 tl::expected<std::pair<std::string, std::optional<int>>, ApiError> parse_ref(

@@ -91,6 +91,8 @@ DurableRunner::DurableRunner(eventstore::EventStore& store, eventstore::CommandQ
   deps.runners = &registry_;
   deps.definitions = &definitions_;
   deps.snapshot_every = options_.snapshot_every;
+  deps.secret_provider = options_.secrets;
+  deps.secret_masker = options_.secret_masker;
   deps.snapshot = [this](const ExecutionState& state) {
     enqueue([this, state] {
       if (auto saved = store_.save_snapshot(state); !saved)

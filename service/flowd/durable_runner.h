@@ -41,6 +41,9 @@ struct DurableRunnerOptions {
   std::function<void(const ExecutionState& state, bool fresh)> on_taken;
   std::function<void(const ExecutionState& state)> on_finished;
   std::function<void(const Event& event)> on_durable;
+  // Secrets for `{{ secrets.NAME }}` in steps (null: none), and who is told every resolved value.
+  std::shared_ptr<const SecretProvider> secrets;
+  std::shared_ptr<SecretMasker> secret_masker;
 };
 
 class DurableRunner {

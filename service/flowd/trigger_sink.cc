@@ -1,5 +1,6 @@
 #include "trigger_sink.h"
 
+#include "flowd/engine/actor.h"
 #include "flowd/engine/engine.h"
 
 namespace flowd::service {
@@ -215,6 +216,8 @@ void StoreTriggerSink::start_one(const std::shared_ptr<Flight>& flight,
     metadata.update(trace);
   }
   metadata["causation"] = "kafka:" + flight->record->coordinates();
+  metadata["actor"] =
+      actor::kafka(flight->record->topic, flight->record->partition, flight->record->offset);
   Event started = started_event(*request.definition, options);
   started.time = Clock::now();
 

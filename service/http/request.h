@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/auth.h"
 #include "http/error.h"
 
 namespace flowd::http {
@@ -77,6 +78,10 @@ class Request {
   const std::string& remote() const { return remote_; }
   const RawRequest& raw() const { return raw_; }
 
+  // Who sent it (set by the server after authentication): the token's name and role.
+  const Principal& principal() const { return principal_; }
+  void set_principal(Principal principal) { principal_ = std::move(principal); }
+
   // Set by the router.
   void set_route(std::string route, Params params) {
     route_ = std::move(route);
@@ -92,6 +97,7 @@ class Request {
   Params query_;
   std::string request_id_;
   std::string remote_;
+  Principal principal_;
 };
 
 struct Response {

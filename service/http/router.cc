@@ -97,6 +97,11 @@ void Router::add_coro(Verb method, std::string_view pattern, CoroHandler handler
   });
 }
 
+void Router::add_public_sync(Verb method, std::string_view pattern, SyncHandler handler) {
+  add_sync(method, pattern, std::move(handler));
+  routes_.back().is_public = true;
+}
+
 Router::Match Router::match(Verb method, const std::vector<std::string>& segments) const {
   Match best;
   std::vector<bool> best_score;
@@ -132,6 +137,7 @@ Router::Match Router::match(Verb method, const std::vector<std::string>& segment
   if (!chosen) return best;
   best.handler = &chosen->handler;
   best.pattern = chosen->pattern;
+  best.is_public = chosen->is_public;
   for (std::size_t i = 0; i < segments.size(); ++i)
     if (chosen->segments[i].param) best.params.emplace_back(chosen->segments[i].text, segments[i]);
   return best;

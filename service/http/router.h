@@ -30,12 +30,16 @@ class Router {
   void add(Verb method, std::string_view pattern, Handler handler);
   void add_sync(Verb method, std::string_view pattern, SyncHandler handler);
   void add_coro(Verb method, std::string_view pattern, CoroHandler handler);
+  // A route answered without the bearer token (the web console's static files: the page itself
+  // asks for the token). Everything else stays behind the token.
+  void add_public_sync(Verb method, std::string_view pattern, SyncHandler handler);
 
   struct Match {
     const Handler* handler = nullptr;  // null: no route for this method
     std::string pattern;               // the matched pattern (for logs and metrics labels)
     Params params;
     std::vector<Verb> allowed;  // when handler is null but the path exists: its methods
+    bool is_public = false;     // added with add_public_sync: no token needed
   };
   Match match(Verb method, const std::vector<std::string>& segments) const;
 
@@ -52,6 +56,7 @@ class Router {
     std::string pattern;
     std::vector<Segment> segments;
     Handler handler;
+    bool is_public = false;
   };
   static std::vector<Segment> parse_pattern(std::string_view pattern);
   std::vector<Route> routes_;

@@ -99,7 +99,9 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         open_connections(metrics->gauge("flowd_http_connections", "Open HTTP connections").get()),
         sse_streams(
             metrics->gauge("flowd_http_sse_streams", "Open Server-Sent Events streams").get()) {
-    if (options.token && !options.token->empty()) token = *options.token;
+    tokens = options.tokens;
+    if (options.token && !options.token->empty())
+      tokens.push_back(ApiToken{"token", Role::kOperator, sha256_hex(*options.token)});
   }
 
   void accept();
@@ -113,7 +115,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   Router router;
   std::shared_ptr<MetricsRegistry> metrics;
   std::shared_ptr<spdlog::logger> logger;
-  std::string token;                                   // empty: no authentication
+  std::vector<ApiToken> tokens;                        // empty: no authentication
   net::strand<net::io_context::executor_type> strand;  // acceptor and stop
   tcp::acceptor acceptor;
   net::steady_timer deadline;
@@ -452,15 +454,34 @@ void Session::handle() {
     current_ = info;
   }
 
-  if (!server_->token.empty()) {
+  bool public_path = false;
+  for (const auto& prefix : server_->options.public_prefixes)
+    public_path = public_path || path.rfind(prefix, 0) == 0;
+  // Public: webhooks (their signature authenticates them) and the console's own files.
+  if (!server_->tokens.empty() && !public_path && !(match.handler && match.is_public)) {
     auto given = bearer_token(request->header("Authorization"));
     if (given.empty())
       return answer(info,
                     ApiError::unauthorized("this endpoint needs a bearer token and none was sent"),
                     {{"WWW-Authenticate", "Bearer realm=\"flowd\""}});
-    if (!constant_time_equals(given, server_->token))
+    auto token = find_token(server_->tokens, given);
+    if (!token)
       return answer(info, ApiError::unauthorized("the bearer token is not valid"),
                     {{"WWW-Authenticate", "Bearer realm=\"flowd\", error=\"invalid_token\""}});
+    request->set_principal(Principal{token->name, token->role, true});
+    // Only GET/HEAD and the listed read-only routes are a reader's; the rest needs operator.
+    const std::string route_key = info.method + " " + (match.handler ? match.pattern : path);
+    bool reader_route = get;
+    for (const auto& r : server_->options.reader_routes)
+      reader_route = reader_route || r == route_key;
+    if (!reader_route && token->role != Role::kOperator &&
+        (match.handler || !match.allowed.empty()))
+      return answer(info,
+                    ApiError::make(codes::kPermissionDenied,
+                                   fmt::format("token '{}' has the role reader; {} {} needs the "
+                                               "role operator",
+                                               token->name, info.method, path),
+                                   "use a token with role operator (http.tokens, docs/api.md)"));
   }
 
   if (path == "/metrics" && !match.handler) {
@@ -558,9 +579,19 @@ void Session::finish_exchange(const ExchangeInfo& info, unsigned status, std::si
     if (!sse) server_->durations.with({method, info.route}).observe(elapsed);
   }
   if (const auto& log = server_->options.access_log) {
+    // Polling clients (the console, scripts waiting for an execution) read often: with
+    // quiet_reads their successful reads are debug lines.
+    const bool read = info.method == "GET" || info.method == "HEAD";
+    const auto level = status >= 500 || status == 0 ? spdlog::level::warn
+                       : server_->options.quiet_reads && read && status < 400 && !sse
+                           ? spdlog::level::debug
+                           : spdlog::level::info;
+    if (!log->should_log(level)) return;
     nlohmann::json line = {
         {"ts", utc_now()},
-        {"level", status >= 500 || status == 0 ? "warn" : "info"},
+        {"level", level == spdlog::level::warn    ? "warn"
+                  : level == spdlog::level::debug ? "debug"
+                                                  : "info"},
         {"msg", "http request"},
         {"method", info.method},
         {"path", info.path},
@@ -573,7 +604,7 @@ void Session::finish_exchange(const ExchangeInfo& info, unsigned status, std::si
     };
     if (sse) line["sse"] = true;
     if (status == 0) line["aborted"] = true;
-    log->info("{}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    log->log(level, "{}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
 }
 
@@ -1023,6 +1054,8 @@ ServerOptions options_from(const config::HttpConfig& http) {
   o.host = http.host;
   o.port = http.port;
   o.token = http.token;
+  for (const auto& t : http.tokens)
+    o.tokens.push_back(ApiToken{t.name, parse_role(t.role).value_or(Role::kReader), t.sha256});
   o.max_body_bytes = http.max_body_bytes;
   return o;
 }

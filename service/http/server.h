@@ -25,6 +25,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "http/auth.h"
 #include "http/metrics.h"
 #include "http/request.h"
 #include "http/responder.h"
@@ -45,7 +46,16 @@ using Millis = std::chrono::milliseconds;
 struct ServerOptions {
   std::string host = "127.0.0.1";    // IP literal
   std::uint16_t port = 8080;         // 0: any free port (see Server::port())
-  std::optional<std::string> token;  // bearer token; unset or empty: no authentication
+  std::optional<std::string> token;  // bearer token (role operator, named "token"); unset: none
+  // Named tokens by role, stored as the SHA-256 of the token (auth.h). With any token configured
+  // (here or `token`), every path but /healthz, /readyz and `public_prefixes` needs one.
+  std::vector<ApiToken> tokens;
+  // Paths that authenticate themselves (webhooks: their signature), e.g. "/hooks/".
+  std::vector<std::string> public_prefixes;
+  // Requests that need only the reader role although their method is not GET/HEAD:
+  // "POST /api/v1/workflows/validate" (method and route pattern). Everything else not GET/HEAD
+  // needs operator.
+  std::vector<std::string> reader_routes;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
   Millis idle_timeout{60'000};   // keep-alive wait for the next request, and reading it
@@ -55,6 +65,8 @@ struct ServerOptions {
   // One JSON object per request (ts, level, msg, method, path, route, status, durationMs,
   // requestId, remote, bytes); null: no access log. Give it a sink whose pattern is "%v".
   std::shared_ptr<spdlog::logger> access_log;
+  // Successful GET/HEAD requests (not SSE streams) are logged at debug instead of info.
+  bool quiet_reads = false;
   // Server errors (handler exceptions, accept failures); null: spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;
 };

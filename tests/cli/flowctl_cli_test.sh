@@ -82,4 +82,46 @@ YAML
 check "failed execution exits 1" 1 $?
 contains "error in json" "$tmp/out" '"code":"INVALID_INPUT"'
 
+# flowctl cron next: fire times computed locally, one UTC instant per line (answers from the
+# Berlin 2026 rules: 02:30 does not exist on 29 March, so it fires at 03:00 CEST = 01:00Z).
+"$bin/flowctl" cron next '30 2 * * *' --timezone Europe/Berlin --from 2026-03-28T12:00:00Z \
+  -n 3 >"$tmp/out" 2>&1
+check "cron next exits 0" 0 $?
+printf '2026-03-29T01:00:00Z\n2026-03-30T00:30:00Z\n2026-03-31T00:30:00Z\n' >"$tmp/expected"
+if cmp -s "$tmp/out" "$tmp/expected"; then echo "ok: cron next across the spring gap"; else
+  echo "FAIL: cron next across the spring gap:"; cat "$tmp/out"; fails=$((fails + 1)); fi
+"$bin/flowctl" cron next '@daily' --from 2026-01-01T00:00:00+01:00 >"$tmp/out" 2>&1
+check "cron next in UTC by default" 0 $?
+[ "$(wc -l <"$tmp/out")" = 5 ] && echo "ok: five fire times by default" ||
+  { echo "FAIL: five fire times by default:"; cat "$tmp/out"; fails=$((fails + 1)); }
+contains "the first is the next UTC midnight" "$tmp/out" "2026-01-01T00:00:00Z"
+"$bin/flowctl" cron next '0 0 32 * *' >"$tmp/out" 2>&1
+check "cron next: bad expression exits 2" 2 $?
+contains "the field and the problem" "$tmp/out" "day-of-month: 32 is out of range 1-31"
+"$bin/flowctl" cron next '0 0 * * *' --timezone Mars/Base >"$tmp/out" 2>&1
+check "cron next: unknown zone exits 2" 2 $?
+contains "the zone is named" "$tmp/out" "unknown time zone 'Mars/Base'"
+"$bin/flowctl" cron next '0 0 * * *' --from yesterday >"$tmp/out" 2>&1
+check "cron next: bad --from exits 2" 2 $?
+contains "--from explained" "$tmp/out" "is not an RFC 3339 time"
+"$bin/flowctl" cron next '0 0 * * *' -n 0 >"$tmp/out" 2>&1
+check "cron next: -n 0 is bad usage" 2 $?
+
+cat >"$tmp/bad-cron.yaml" <<'YAML'
+apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: bad-cron, version: 1}
+spec:
+  steps: []
+  triggers:
+    - cron: {schedule: "0 0 * * FUNDAY", timezone: Europe/Berlin}
+    - cron: {schedule: "@daily", timezone: Mars/Base}
+YAML
+"$bin/flowctl" validate "$tmp/bad-cron.yaml" >"$tmp/out" 2>&1
+check "validate refuses a bad cron trigger" 1 $?
+contains "bad expression: file, line, column, field" "$tmp/out" \
+  "bad-cron.yaml:7:24: spec.triggers[0].cron.schedule: day-of-week: unknown name 'FUNDAY'"
+contains "bad zone named" "$tmp/out" \
+  "spec.triggers[1].cron.timezone: unknown time zone 'Mars/Base'"
+
 exit $fails

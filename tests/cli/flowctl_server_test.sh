@@ -109,6 +109,30 @@ cp "$tmp/out" "$tmp/list-http.json"
 check "executions list --database" 0 $?
 cmp -s "$tmp/out" "$tmp/list-http.json" && echo "ok: direct mode gives the same JSON" ||
   { echo "FAIL: direct mode JSON differs"; diff "$tmp/out" "$tmp/list-http.json"; fails=$((fails + 1)); }
+# A sub-workflow child's id (<parent>.<step>.<attempt>) is longer than a UUID: the table's
+# columns still line up (every row's WORKFLOW cell starts under the header's).
+cat >"$tmp/parent.yaml" <<'YAML'
+apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: parent, version: 1}
+spec:
+  steps:
+    - {id: call-greet-with-a-long-step-name, type: workflow, with: {ref: greet, input: {name: kid}}}
+YAML
+"$bin/flowctl" workflows apply "$tmp/parent.yaml" >"$tmp/out" 2>"$tmp/err"
+"$bin/flowctl" executions start parent -o json >"$tmp/out" 2>"$tmp/err"
+parent_id=$(json "d['id']")
+wait_status "$parent_id" completed; check "parent with a child completes" 0 $?
+"$bin/flowctl" executions list >"$tmp/table" 2>"$tmp/err"
+check "executions list (table)" 0 $?
+contains "the child is listed" "$tmp/table" "$parent_id.call-greet-with-a-long-step-name.1"
+python3 - "$tmp/table" <<'PY' && echo "ok: list columns line up" || { echo "FAIL: list columns"; cat "$tmp/table"; fails=$((fails + 1)); }
+import sys
+lines = [l for l in open(sys.argv[1]).read().splitlines() if l and not l.startswith("more:")]
+col = lines[0].index("WORKFLOW")
+sys.exit(0 if all(l[col - 2:col] == "  " and l[col] != " " for l in lines[1:]) else 1)
+PY
+
 "$bin/flowctl" executions replay "$id" --at 1 >"$tmp/out" 2>"$tmp/err"
 check "replay --at 1" 0 $?
 contains "replay shows the timeline" "$tmp/out" "ExecutionStarted"

@@ -36,7 +36,7 @@ TEST_CASE("No file and no environment gives the documented defaults", "[config]"
   const std::string pid_suffix = "-" + std::to_string(getpid());
   REQUIRE(c->engine.instance_id.size() > pid_suffix.size());
   CHECK(c->engine.instance_id.ends_with(pid_suffix));
-  CHECK(c->engine.lease_duration == 30s);
+  CHECK(c->engine.lease_duration == 10s);
   CHECK(c->engine.snapshot_every == 100);
   CHECK(c->engine.shutdown_grace == 10s);
   CHECK(c->http.listen == "127.0.0.1:8080");
@@ -51,7 +51,9 @@ TEST_CASE("No file and no environment gives the documented defaults", "[config]"
   CHECK(c->kafka.events_topic == "flowd.events");
   CHECK(c->kafka.bootstrap_file == ".flowd/broker");
   CHECK(c->kafka.partitions == 4);
-  CHECK(c->kafka.session_timeout == 10s);
+  CHECK(c->kafka.session_timeout == 6s);
+  CHECK(c->kafka.heartbeat_interval == 1s);
+  CHECK(c->kafka.static_membership == "auto");
   CHECK(c->kafka.max_in_flight == 1000);
   CHECK(c->kafka.properties.empty());
   CHECK(c->workflows.dirs.empty());
@@ -237,7 +239,7 @@ TEST_CASE("Environment variables override the file and the defaults", "[config]"
   CHECK(c->workflows.dirs == std::vector<std::string>{"x", "y"});
   CHECK(c->log.level == "warn");
   CHECK(c->log.format == LogFormat::kText);
-  CHECK(c->kafka.session_timeout == 10s);  // neither: default
+  CHECK(c->kafka.session_timeout == 6s);  // neither: default
 }
 
 TEST_CASE("An empty environment variable counts as unset", "[config]") {
@@ -521,7 +523,7 @@ TEST_CASE("Setting names map to FLOWD_ variables in UPPER_SNAKE", "[config]") {
   // The table has one variable per setting, and no two alike.
   std::set<std::string> seen;
   for (const auto& s : settings()) CHECK(seen.insert(s.env).second);
-  CHECK(seen.size() == 23);
+  CHECK(seen.size() == settings().size());
 }
 
 TEST_CASE("Durations parse as one integer and a unit", "[config]") {
@@ -543,4 +545,35 @@ TEST_CASE("Durations parse as one integer and a unit", "[config]") {
   CHECK(format_duration(Millis(90'000)) == "90s");
   CHECK(format_duration(Millis(1500)) == "1500ms");
   CHECK(format_duration(Millis(0)) == "0ms");
+}
+
+TEST_CASE("Group timings and static membership follow the instance id", "[config][takeover]") {
+  auto generated = load_string("", "f.yaml", {});
+  REQUIRE(generated);
+  CHECK(generated->engine.instance_id_generated);
+  CHECK(generated->kafka.group_instance_id(generated->engine).empty());  // hostname-pid: dynamic
+  auto named = load_string("engine: {instanceId: node-1}\n", "f.yaml", {});
+  REQUIRE(named);
+  CHECK(named->kafka.group_instance_id(named->engine) == "node-1");
+  auto off =
+      load_string("engine: {instanceId: node-1}\nkafka: {staticMembership: off}\n", "f.yaml", {});
+  REQUIRE(off);
+  CHECK(off->kafka.group_instance_id(off->engine).empty());
+  auto on = load_string("kafka: {staticMembership: on}\n", "f.yaml", {});
+  REQUIRE(on);
+  CHECK(on->kafka.group_instance_id(on->engine) == on->engine.instance_id);
+
+  auto short_session = load_string("kafka: {sessionTimeout: 1500ms}\n", "f.yaml", {});
+  REQUIRE(short_session);
+  CHECK(short_session->kafka.heartbeat_interval == 500ms);  // a third of the session
+  auto slow_beat =
+      load_string("kafka: {sessionTimeout: 6s, heartbeatInterval: 6s}\n", "f.yaml", {});
+  REQUIRE_FALSE(slow_beat);
+  CHECK(problems_text(slow_beat.error()).find("kafka.heartbeatInterval") != std::string::npos);
+  auto bad = load_string("kafka: {staticMembership: maybe}\n", "f.yaml", {});
+  REQUIRE_FALSE(bad);
+  CHECK(problems_text(bad.error()).find("auto, on or off") != std::string::npos);
+  auto owned = load_string("kafka: {properties: {group.instance.id: x}}\n", "f.yaml", {});
+  REQUIRE_FALSE(owned);
+  CHECK(problems_text(owned.error()).find("kafka.staticMembership") != std::string::npos);
 }

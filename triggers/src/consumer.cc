@@ -709,7 +709,10 @@ class TriggerConsumerImpl final : public TriggerConsumer {
     if (list->cnt == 0) return;
     // A coordinator that moved or timed out fails the commit without it being wrong to try again
     // (the next owner would otherwise replay everything since the last auto-commit): retry those
-    // within the budget. Generation / membership errors mean the group moved on: give up.
+    // within the budget. So does REBALANCE_IN_PROGRESS: under the cooperative protocol this member
+    // revokes right after its own SyncGroup, while the coordinator still waits for the others'
+    // (CompletingRebalance); once they sync, the same generation may commit. Generation and
+    // membership errors mean the group moved on: give up.
     const auto budget = std::min(config_.revoke_timeout, Millis{5000});
     const auto deadline = Clock::now() + budget;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -733,6 +736,7 @@ class TriggerConsumerImpl final : public TriggerConsumer {
                              err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
                              err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
                              err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                             err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
                              err == RD_KAFKA_RESP_ERR__WAIT_COORD;  // after an outage
       if (!retriable || Clock::now() + Millis{50} >= deadline) break;
       std::this_thread::sleep_for(Millis{50});

@@ -10,6 +10,7 @@
 // still run. The final ExecutionFailed / ExecutionTimedOut follows, with a summary.
 #include <algorithm>
 
+#include "core/attempt_times.h"
 #include "core/run.h"
 
 namespace flowd {
@@ -231,16 +232,34 @@ awaitable<Json> Engine::Run::compensate(Graph& top) {
       ++attempt;
       emit(EventType::kCompensationStarted, item.path, attempt, {{"type", c.type}});
       if (!co_await flush()) co_return Json();
-      auto with = c.with.render(scope);
+      // Secrets exist only for the attempt, as for a step (run_body): resolved now (audited as
+      // SecretAccessed of the compensated step), bound for this `with` alone, masked in every
+      // event appended afterwards.
+      Result<Json> secrets = resolve_secrets(c.with, item.path);
       Result<Json> r = fail(ErrorCode::kInternal, "compensation did not run");
-      if (!with) {
-        Error e = with.error();
-        e.message = "compensate of step '" + item.path + "': " + e.message;
-        r = tl::unexpected(e);
+      if (!secrets) {
+        r = tl::unexpected(secrets.error());
       } else {
-        r = co_await invoke(shape, c.type, "compensate:" + item.path, attempt,
-                            state_.id + "/compensate:" + item.path + "/" + std::to_string(attempt),
-                            std::move(*with));
+        Scope with_scope(&scope);
+        with_scope.bind("secrets", &*secrets);
+        Result<Json> with = c.with.render(with_scope);
+        if (!with) {
+          Error e = with.error();
+          e.message = "compensate of step '" + item.path + "': " + e.message;
+          r = tl::unexpected(e);
+        } else {
+          const std::string path = "compensate:" + item.path;
+          Result<detail::AttemptTimes> times = detail::plan_attempt(
+              engine_.deps_.runners ? engine_.deps_.runners->find(c.type) : nullptr, path, *with,
+              engine_.deps_.now(), c.timeout, definition_->default_step_timeout, std::nullopt);
+          if (!times) {
+            r = tl::unexpected(times.error());
+          } else {
+            std::string key = state_.id + "/" + path + "/" + std::to_string(attempt);
+            r = co_await invoke(shape, c.type, path, attempt, std::move(key), std::move(*with),
+                                *times);
+          }
+        }
       }
       if (r) {
         emit(EventType::kCompensationCompleted, item.path, attempt, {{"output", std::move(*r)}});
@@ -289,9 +308,18 @@ awaitable<Json> Engine::Run::run_on_failure(Graph& top, const Error& error,
   StepDef shape;
   shape.id = "onFailure";
   shape.timeout = definition_->timeout;
-  Result<Json> r = co_await invoke(shape, "workflow", "onFailure", attempt,
-                                   state_.id + "/onFailure/" + std::to_string(attempt),
-                                   on_failure_with(ref, std::move(input)));
+  Json with = on_failure_with(ref, std::move(input));
+  Result<detail::AttemptTimes> times =
+      detail::plan_attempt(nullptr, "onFailure", with, engine_.deps_.now(), definition_->timeout,
+                           definition_->default_step_timeout, std::nullopt);
+  Result<Json> r = fail(ErrorCode::kInternal, "onFailure did not run");
+  if (!times) {
+    r = tl::unexpected(times.error());
+  } else {
+    std::string key = state_.id + "/onFailure/" + std::to_string(attempt);
+    r = co_await invoke(shape, "workflow", "onFailure", attempt, std::move(key), std::move(with),
+                        *times);
+  }
   if (r) {
     Json data = Json::object();
     data["output"] = std::move(*r);

@@ -14,6 +14,7 @@ namespace asio = boost::asio;
 Engine::Engine(asio::io_context& io, EngineDeps deps) : io_(io), deps_(std::move(deps)) {
   if (!deps_.log) throw std::invalid_argument("Engine needs an EventLog");
   if (!deps_.now) deps_.now = [] { return Clock::now(); };
+  if (!deps_.secret_provider) deps_.secret_provider = StaticSecrets::from_json(deps_.secrets);
 }
 
 Engine::~Engine() = default;
@@ -154,7 +155,8 @@ void Engine::finished(const std::string& id) {
   runs_.erase(id);
 }
 
-Event detail::started_event_moving(const Definition& definition, StartOptions& options) {
+Event detail::started_event_moving(const Definition& definition, StartOptions& options,
+                                   TimePoint now) {
   Json data{{"executionId", options.execution_id},
             {"workflow", definition.name},
             {"version", definition.version},
@@ -163,12 +165,13 @@ Event detail::started_event_moving(const Definition& definition, StartOptions& o
   if (!options.dedupe_key.empty()) data["dedupeKey"] = options.dedupe_key;
   if (!options.parent_execution.empty())
     data["parent"] = {{"execution", options.parent_execution}, {"step", options.parent_step}};
+  data["deadline"] = format_time(now + definition.timeout);
   return Event::make(EventType::kExecutionStarted, {}, 0, std::move(data));
 }
 
 Event started_event(const Definition& definition, const StartOptions& options) {
   StartOptions copy = options;
-  return detail::started_event_moving(definition, copy);
+  return detail::started_event_moving(definition, copy, Clock::now());
 }
 
 std::string new_uuid() {

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "flowd/engine/timers.h"
+
 namespace flowd {
 namespace {
 
@@ -112,6 +114,7 @@ void ExecutionState::apply(const Event& event) {
       workflow_version = static_cast<int>(json_int(data, "version"));
       if (auto it = data.find("input"); it != data.end()) input = *it;
       if (auto it = data.find("context"); it != data.end()) context = *it;
+      deadline = time_field(data, "deadline").value_or(TimePoint{});
       break;
     case EventType::kStepScheduled:
       step().status = StepStatus::kScheduled;
@@ -121,6 +124,9 @@ void ExecutionState::apply(const Event& event) {
       s.status = StepStatus::kRunning;
       s.attempts = std::max(s.attempts, event.attempt);
       if (s.first_started == TimePoint{}) s.first_started = event.time;
+      s.due_at = time_field(data, "dueAt").value_or(TimePoint{});
+      s.deadline = time_field(data, "deadline").value_or(TimePoint{});
+      s.retry_due = {};
       if (auto it = data.find("itemCount"); it != data.end() && it->is_number_unsigned() &&
                                             it->get<std::size_t>() > kForEachItemDetailLimit &&
                                             s.item_status.empty()) {
@@ -156,9 +162,12 @@ void ExecutionState::apply(const Event& event) {
       }
       break;
     }
-    case EventType::kStepRetryScheduled:
-      step().status = StepStatus::kRetrying;
+    case EventType::kStepRetryScheduled: {
+      StepState& s = step();
+      s.status = StepStatus::kRetrying;
+      s.retry_due = time_field(data, "dueAt").value_or(TimePoint{});
       break;
+    }
     case EventType::kStepSkipped: {
       StepState& s = step();
       s.status = StepStatus::kSkipped;
@@ -233,6 +242,8 @@ void ExecutionState::apply(const Event& event) {
           false};
       ended = event.time;
       break;
+    case EventType::kSecretAccessed:
+      break;  // audit only: the state does not change
   }
 }
 
@@ -264,6 +275,10 @@ Json ExecutionState::to_json() const {
     if (s.error && s.status != StepStatus::kSucceeded) sj["error"] = flowd::to_json(*s.error);
     if (!s.skip_reason.empty()) sj["skipReason"] = s.skip_reason;
     if (!s.fallback.empty()) sj["fallback"] = s.fallback;
+    if (s.status == StepStatus::kRunning && s.due_at != TimePoint{})
+      sj["dueAt"] = format_time(s.due_at);
+    if (s.status == StepStatus::kRetrying && s.retry_due != TimePoint{})
+      sj["retryAt"] = format_time(s.retry_due);
     steps_json[path] = std::move(sj);
   }
   j["steps"] = std::move(steps_json);

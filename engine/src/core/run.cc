@@ -6,6 +6,8 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "flowd/engine/timers.h"
+
 namespace flowd {
 
 namespace asio = boost::asio;
@@ -46,15 +48,16 @@ class ActiveGuard {
 
 // Runs an awaitable against a timeout and a CancelSignal; whichever comes first decides. The
 // awaitable keeps running detached after a timeout, with the signal raised so it stops early.
-awaitable<Result<Json>> race(asio::io_context& io, awaitable<Result<Json>> work, Millis timeout,
-                             std::shared_ptr<CancelSignal> cancel, std::string what) {
+awaitable<Result<Json>> race(asio::io_context& io, awaitable<Result<Json>> work, Millis wait,
+                             Millis timeout, std::shared_ptr<CancelSignal> cancel,
+                             std::string what) {
   struct State {
     explicit State(asio::io_context& io) : timer(io) {}
     std::optional<Result<Json>> result;
     asio::steady_timer timer;
   };
   auto state = std::make_shared<State>(io);
-  state->timer.expires_after(timeout);
+  state->timer.expires_after(wait);  // what is left of `timeout` (less after a resume)
   cancel->on_cancel([state] { state->timer.cancel(); });
   asio::co_spawn(io, std::move(work), [state](std::exception_ptr ep, Result<Json> r) {
     if (state->result) return;
@@ -108,7 +111,7 @@ void Engine::Run::deadline_expired() {
 
 void Engine::Run::start_new() {
   // The input and context move into the event: the run reads them from its state from now on.
-  Event started = detail::started_event_moving(*definition_, options_);
+  Event started = detail::started_event_moving(*definition_, options_, engine_.deps_.now());
   emit(started.type, {}, 0, std::move(started.data));
   asio::co_spawn(io_, main(false), asio::detached);
 }
@@ -126,17 +129,17 @@ void Engine::Run::start_resumed(ExecutionState state) {
 
 awaitable<void> Engine::Run::main(bool resumed) {
   auto self = shared_from_this();
-  // The workflow deadline counts from the first start, also after a resume.
-  auto remaining = definition_->timeout -
-                   std::chrono::duration_cast<Millis>(engine_.deps_.now() - state_.started);
+  // The workflow deadline is the one ExecutionStarted recorded (timers.h), also after a resume.
+  const TimePoint deadline =
+      state_.deadline != TimePoint{} ? state_.deadline : state_.started + definition_->timeout;
   (void)resumed;
   deadlines_ = &asio::use_service<detail::DeadlineQueue>(io_);
-  deadlines_->add(*this, std::chrono::steady_clock::now() + std::max(remaining, Millis(0)));
+  deadlines_->add(*this,
+                  std::chrono::steady_clock::now() + time_until(deadline, engine_.deps_.now()));
 
   Graph top(nullptr, "");
   top.scope.bind("input", &state_.input);
   top.scope.bind("context", &state_.context);
-  top.scope.bind("secrets", &engine_.deps_.secrets);
 
   NodeResult result;
   try {
@@ -574,10 +577,27 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
 
   const RetryPolicy& policy = retry_policy(step);
   int attempt = state_.steps[path].attempts;
+  // Durable timers (timers.h): a step resumed mid-attempt keeps that attempt's due time and
+  // deadline; one resumed during a retry's backoff waits only what is left of it.
+  std::optional<detail::AttemptTimes> inherited = detail::interrupted_times(state_.steps[path]);
+  if (const TimePoint retry_at = state_.steps[path].retry_due;
+      state_.steps[path].status == StepStatus::kRetrying && retry_at != TimePoint{}) {
+    co_await sleep(time_until(retry_at, engine_.deps_.now()));
+    if (stop_kind_ != StopKind::kNone) co_return stopped_result();
+  }
   const MissingPolicy missing =
       step.on_missing == OnMissing::kNull ? MissingPolicy::kNull : MissingPolicy::kError;
   while (true) {
-    auto with = body.with.render(scope, missing);
+    // Secrets exist only here, for the attempt: resolved now, bound for this `with` alone.
+    auto secrets = resolve_secrets(body.with, path);
+    if (!secrets) {
+      emit(EventType::kStepFailed, path, attempt,
+           {{"error", to_json(secrets.error())}, {"final", true}});
+      co_return co_await after_failure(step, path, secrets.error(), scope, fallback_depth);
+    }
+    Scope with_scope(&scope);
+    with_scope.bind("secrets", &*secrets);
+    auto with = body.with.render(with_scope, missing);
     if (!with && with.error().code == ErrorCode::kMissingInput &&
         step.on_missing == OnMissing::kWait) {
       // Inline rather than a helper coroutine: GCC 12 resumed such a helper's frame at a wrong
@@ -603,10 +623,21 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
       slots_.release();
       co_return stopped_result();
     }
+    auto times = detail::plan_attempt(
+        engine_.deps_.runners ? engine_.deps_.runners->find(body.type) : nullptr, path, *with,
+        engine_.deps_.now(), step.timeout, definition_->default_step_timeout, inherited);
+    inherited.reset();
+    if (!times) {
+      slots_.release();
+      emit(EventType::kStepFailed, path, attempt,
+           {{"error", to_json(times.error())}, {"final", true}});
+      co_return co_await after_failure(step, path, times.error(), scope, fallback_depth);
+    }
     ++attempt;
     std::string key = idempotency_key(state_.id, path, attempt);
     Json data = start_data;
     data["idempotencyKey"] = key;
+    detail::record_times(*times, data);
     emit(EventType::kStepStarted, path, attempt, std::move(data));
     if (!co_await flush() || stop_kind_ != StopKind::kNone) {
       slots_.release();
@@ -618,9 +649,17 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
     }
     auto began = std::chrono::steady_clock::now();
     Result<Json> outcome =
-        co_await invoke(step, body.type, path, attempt, std::move(key), std::move(*with));
+        co_await invoke(step, body.type, path, attempt, std::move(key), std::move(*with), *times);
     std::int64_t took = elapsed_ms(began);
     slots_.release();
+    if (!secret_values_.empty()) {
+      // A called system may echo a secret back (in a body, an error): it is masked here, so
+      // neither the log nor the steps downstream ever see it.
+      if (outcome)
+        mask_values(*outcome, secret_values_);
+      else
+        outcome.error().message = mask_values(std::move(outcome.error().message), secret_values_);
+    }
 
     if (outcome) {
       emit(EventType::kStepCompleted, path, attempt, {{"output", *outcome}, {"durationMs", took}});
@@ -643,12 +682,15 @@ awaitable<Engine::Run::NodeResult> Engine::Run::run_body(const StepDef& step, co
                                           policy.on.end());
     if (retry) {
       Millis delay = retry_delay(policy, attempt);
+      const TimePoint retry_at = engine_.deps_.now() + delay;
       emit(EventType::kStepFailed, path, attempt,
            {{"error", to_json(error)}, {"durationMs", took}, {"final", false}});
       emit(EventType::kStepRetryScheduled, path, attempt,
-           {{"delayMs", delay.count()}, {"nextAttempt", attempt + 1}});
+           {{"delayMs", delay.count()},
+            {"nextAttempt", attempt + 1},
+            {"dueAt", format_time(retry_at)}});
       if (!co_await flush() || stop_kind_ != StopKind::kNone) co_return stopped_result();
-      co_await sleep(delay);
+      co_await sleep(time_until(retry_at, engine_.deps_.now()));
       if (stop_kind_ != StopKind::kNone) co_return stopped_result();
       continue;
     }
@@ -739,14 +781,17 @@ awaitable<Engine::Run::NodeResult> Engine::Run::after_failure(const StepDef& ste
 
 awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::string& type,
                                             const std::string& path, int attempt,
-                                            std::string idempotency_key, Json with) {
+                                            std::string idempotency_key, Json with,
+                                            const detail::AttemptTimes& times) {
+  (void)step;
   auto what = [&] { return "step '" + path + "' (" + type + ")"; };
-  const Millis timeout = step_timeout(step);
+  const TimePoint now = engine_.deps_.now();
+  const Millis wait = detail::time_left(times, now);
   auto cancel = std::make_shared<CancelSignal>();
   ActiveGuard guard(active_, cancel);
   if (type == "workflow") {
-    co_return co_await race(io_, run_sub_workflow(path, attempt, with, cancel), timeout, cancel,
-                            what());
+    co_return co_await race(io_, run_sub_workflow(path, attempt, with, cancel), wait, times.timeout,
+                            cancel, what());
   }
   StepRunner* runner = engine_.deps_.runners ? engine_.deps_.runners->find(type) : nullptr;
   if (!runner)
@@ -757,8 +802,10 @@ awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::stri
                 .idempotency_key = std::move(idempotency_key),
                 .type = type,
                 .with = std::move(with),
-                .timeout = timeout,
-                .cancel = cancel};
+                .timeout = wait,
+                .cancel = cancel,
+                .now = now,
+                .due_at = times.due_at};
   if (runner->instant()) {
     // Finishes without waiting on anything: no timeout timer to race it against.
     try {
@@ -767,7 +814,7 @@ awaitable<Result<Json>> Engine::Run::invoke(const StepDef& step, const std::stri
       co_return fail(ErrorCode::kInternal, what() + " threw: " + e.what());
     }
   }
-  co_return co_await race(io_, runner->run(std::move(call)), timeout, cancel, what());
+  co_return co_await race(io_, runner->run(std::move(call)), wait, times.timeout, cancel, what());
 }
 
 awaitable<Result<Json>> Engine::Run::run_sub_workflow(const std::string& path, int attempt,
@@ -894,7 +941,32 @@ awaitable<void> Engine::Run::sleep(Millis delay) {
 
 // ---- events ---------------------------------------------------------------------------------
 
+Result<Json> Engine::Run::resolve_secrets(const JsonTemplate& with, const std::string& path) {
+  Json values = Json::object();
+  for (const auto& [pointer, reference] : with.references()) {
+    const auto& segments = reference->path.segments;
+    if (segments.size() < 2 || !std::holds_alternative<std::string>(segments[0]) ||
+        std::get<std::string>(segments[0]) != "secrets" ||
+        !std::holds_alternative<std::string>(segments[1]))
+      continue;
+    const std::string& name = std::get<std::string>(segments[1]);
+    if (values.contains(name)) continue;
+    auto value = engine_.deps_.secret_provider->lookup(name);
+    if (!value)
+      return fail(ErrorCode::kPermissionDenied,
+                  "step '" + path + "': secret '" + name + "' is not available (looked for " +
+                      engine_.deps_.secret_provider->describe() + ")");
+    if (std::find(secret_values_.begin(), secret_values_.end(), *value) == secret_values_.end())
+      secret_values_.push_back(*value);
+    if (engine_.deps_.secret_masker) engine_.deps_.secret_masker->remember(*value);
+    emit(EventType::kSecretAccessed, path, 0, {{"name", name}});
+    values[name] = std::move(*value);
+  }
+  return values;
+}
+
 void Engine::Run::emit(EventType type, const std::string& path, int attempt, Json data) {
+  if (!secret_values_.empty()) mask_values(data, secret_values_);
   // Aggregate initialisation: Event's default `data` (an empty object) would cost an allocation.
   Event e{type, path, attempt, std::move(data), engine_.deps_.now(), state_.version + 1};
   state_.apply(e);
@@ -1005,10 +1077,6 @@ bool Engine::Run::resume(Json input) {
 }
 
 // ---- policies -------------------------------------------------------------------------------
-
-Millis Engine::Run::step_timeout(const StepDef& step) const {
-  return step.timeout.value_or(definition_->default_step_timeout);
-}
 
 const RetryPolicy& Engine::Run::retry_policy(const StepDef& step) const {
   return step.retry ? *step.retry : definition_->default_retry;

@@ -10,13 +10,15 @@
 #include <thread>
 
 #include "core/async.h"
+#include "core/attempt_times.h"
 #include "flowd/engine/engine.h"
 
 namespace flowd {
 
 namespace detail {
-// started_event() that moves `options.input` and `options.context` into the event.
-Event started_event_moving(const Definition& definition, StartOptions& options);
+// started_event() that moves `options.input` and `options.context` into the event; its
+// `deadline` (the execution timeout, timers.h) counts from `now`.
+Event started_event_moving(const Definition& definition, StartOptions& options, TimePoint now);
 }  // namespace detail
 
 class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
@@ -94,7 +96,8 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
                                                    int fallback_depth);
   boost::asio::awaitable<Result<Json>> invoke(const StepDef& step, const std::string& type,
                                               const std::string& path, int attempt,
-                                              std::string idempotency_key, Json with);
+                                              std::string idempotency_key, Json with,
+                                              const detail::AttemptTimes& times);
   boost::asio::awaitable<Result<Json>> run_sub_workflow(const std::string& path, int attempt,
                                                         const Json& with,
                                                         std::shared_ptr<CancelSignal> cancel);
@@ -102,6 +105,9 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   boost::asio::awaitable<Result<std::optional<ExecutionState>>> load_execution(
       const std::string& execution_id);
   void announce_waiting(const std::string& path, const Error& missing);
+  // Resolves the secrets `with` names (SecretAccessed each, remembered for masking) into an
+  // object {NAME: value}; PERMISSION_DENIED naming the first one missing.
+  Result<Json> resolve_secrets(const JsonTemplate& with, const std::string& path);
   boost::asio::awaitable<void> sleep(Millis delay);
   // Failure handling (core/compensation.cc): the compensations of the completed steps, latest
   // first, or spec.onFailure's workflow; a summary for the final event, null when there is none.
@@ -125,7 +131,6 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   void stop(StopKind kind, std::string reason);
   void wake_all();
   void deadline_expired() override;
-  Millis step_timeout(const StepDef& step) const;
   const RetryPolicy& retry_policy(const StepDef& step) const;
   Millis retry_delay(const RetryPolicy& policy, int attempt);
   void finish();
@@ -153,6 +158,8 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   detail::DeadlineQueue* deadlines_ = nullptr;       // the workflow timeout, once main() runs
   std::unique_ptr<std::mt19937_64> random_;          // when deps give no random source (2.5 kB)
   bool finished_ = false;
+  // Values of the secrets this run resolved: masked in everything it appends from then on.
+  std::vector<std::string> secret_values_;
   // Steps that were running when the execution was interrupted, with their attempt: a resumed
   // sub-workflow step adopts the child execution that attempt started instead of starting anew.
   std::map<std::string, int, std::less<>> interrupted_;

@@ -73,3 +73,31 @@ LoadResult load_definition_file(const std::string& path) {
 }
 
 }  // namespace flowd
+
+namespace flowd {
+
+std::string_view to_string(OverlapPolicy policy) {
+  switch (policy) {
+    case OverlapPolicy::kSkip:
+      return "skip";
+    case OverlapPolicy::kAllow:
+      return "allow";
+    case OverlapPolicy::kBufferOne:
+      return "bufferOne";
+    case OverlapPolicy::kBufferAll:
+      return "bufferAll";
+    case OverlapPolicy::kCancelOther:
+      return "cancelOther";
+  }
+  return "skip";
+}
+
+std::optional<OverlapPolicy> parse_overlap_policy(std::string_view text) {
+  for (auto p : {OverlapPolicy::kSkip, OverlapPolicy::kAllow, OverlapPolicy::kBufferOne,
+                 OverlapPolicy::kBufferAll, OverlapPolicy::kCancelOther}) {
+    if (to_string(p) == text) return p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace flowd

@@ -11,7 +11,10 @@
 #include "definition/document.h"
 #include "definition/input_schema.h"
 #include "definition/names.h"
+#include "definition/webhook_names.h"
+#include "flowd/engine/cron.h"
 #include "flowd/engine/definition.h"
+#include "flowd/engine/timers.h"
 
 namespace flowd {
 namespace {
@@ -27,6 +30,7 @@ constexpr double kMaxMultiplier = 100.0;
 constexpr double kMaxJitter = 0.25;
 constexpr std::int64_t kMaxParallelLimit = 10'000;
 constexpr std::int64_t kMaxVersion = 1'000'000'000;
+constexpr std::int64_t kMaxCatchup = 100'000;  // missed ticks a cron trigger may run after downtime
 
 // Where a template is evaluated decides which names it can see.
 struct RefUse {
@@ -615,9 +619,12 @@ class Loader {
       }
       const Json empty = Json::object();
       const Json& with_value = with != nullptr ? *with : empty;
-      if (auto compiled = compile_json(with_value, p + "/with", &m.refs)) {
+      std::vector<RefUse> with_refs;
+      if (auto compiled = compile_json(with_value, p + "/with", &with_refs)) {
         body.with = std::move(*compiled);
       }
+      check_secret_step_type(body.type, with_refs);
+      m.refs.insert(m.refs.end(), with_refs.begin(), with_refs.end());
       if (!body.type.empty()) check_with(body.type, with, p);
     }
     if (steps != nullptr) {
@@ -665,6 +672,20 @@ class Loader {
       }
     } else if (type == "sleep") {
       if (!need_object()) return;
+      // `until` (durable timers): an RFC 3339 time or a template resolved when the step runs.
+      if (const Json* until = member(*with, "until")) {
+        if (member(*with, "duration") != nullptr) {
+          error(wp, "a 'sleep' step takes 'duration' or 'until', not both");
+        } else if (literal(*until)) {
+          if (!parse_instant(until->get_ref<const std::string&>()))
+            error(wp + "/until", "invalid time " + in_quotes(until->get<std::string>()) +
+                                     ": use RFC 3339, like 2026-11-21T10:00:00Z");
+        } else if (!until->is_string()) {
+          error(wp + "/until",
+                "must be an RFC 3339 time string or a template, got " + json_type(*until));
+        }
+        return;
+      }
       if (const Json* d = required(*with, wp, "duration")) {
         if (literal(*d)) {
           get_duration(*d, wp + "/duration", true);
@@ -934,14 +955,16 @@ class Loader {
   void load_triggers(const Json& v, Definition& def) {
     const std::string p = "/spec/triggers";
     if (!expect_array(v, p)) return;
+    int crons = 0;                                  // default names count cron triggers only
+    std::map<std::string, std::string> cron_names;  // name -> pointer of its trigger
     for (std::size_t i = 0; i < v.size(); ++i) {
       const std::string ip = pointer_child(p, i);
       const Json& t = v[i];
       if (!expect_object(t, ip, "a trigger")) continue;
-      check_fields(t, ip, {"kafka", "cron"});
+      check_fields(t, ip, {"kafka", "cron", "webhook"});
       if (t.size() != 1) {
-        if (t.empty() || (t.contains("kafka") && t.contains("cron"))) {
-          error(ip, "a trigger has exactly one of 'kafka' or 'cron'");
+        if (t.empty() || t.contains("kafka") + t.contains("cron") + t.contains("webhook") > 1) {
+          error(ip, "a trigger has exactly one of 'kafka', 'cron' or 'webhook'");
         }
         continue;
       }
@@ -953,8 +976,18 @@ class Loader {
         trigger.spec = *k;
       } else if (const Json* c = member(t, "cron")) {
         trigger.kind = TriggerDef::Kind::kCron;
-        if (!load_cron(*c, ip + "/cron")) continue;
+        trigger.cron = load_cron(*c, ip + "/cron", def.name + "-cron-" + std::to_string(crons++));
+        if (!trigger.cron) continue;
+        if (auto [it, fresh] = cron_names.emplace(trigger.cron->name, ip); !fresh) {
+          error(ip + "/cron", "two cron triggers are named " + in_quotes(trigger.cron->name) +
+                                  " (the first at " + where_text(doc_.at(it->second)) + ")");
+          continue;
+        }
         trigger.spec = *c;
+      } else if (const Json* w = member(t, "webhook")) {
+        trigger.kind = TriggerDef::Kind::kWebhook;
+        if (!load_webhook(*w, ip + "/webhook")) continue;
+        trigger.spec = *w;
       } else {
         continue;  // unknown field, reported above
       }
@@ -977,17 +1010,27 @@ class Loader {
     std::vector<RefUse> refs;
     if (const Json* f = member(v, "filter")) compile_condition(*f, p + "/filter", &refs);
     if (const Json* in = member(v, "input")) compile_json(*in, p + "/input", &refs);
-    check_trigger_refs(refs, "event", "a kafka trigger");
+    check_trigger_refs(refs, {"event"}, "a kafka trigger");
     return diagnostics_.size() == before;
   }
 
-  bool load_cron(const Json& v, const std::string& p) {
-    if (!expect_object(v, p)) return false;
+  // The trigger as the scheduler reads it (CronTrigger), or nullopt after reporting why not.
+  std::optional<CronTrigger> load_cron(const Json& v, const std::string& p,
+                                       const std::string& default_name) {
+    if (!expect_object(v, p)) return std::nullopt;
     const std::size_t before = diagnostics_.size();
-    check_fields(v, p, {"schedule", "timezone", "overlap", "catchupWindow", "input"});
-    if (const Json* s = required(v, p, "schedule")) {
-      if (auto text = get_string(*s, p + "/schedule")) {
-        if (auto why = definition::check_cron_schedule(*text)) error(p + "/schedule", *why);
+    check_fields(v, p,
+                 {"schedule", "timezone", "overlap", "catchupWindow", "maxCatchup", "jitter",
+                  "input", "pauseOnFailure", "startAt", "endAt", "name"});
+    CronTrigger cron;
+    cron.name = default_name;
+    if (const Json* n = member(v, "name")) {
+      if (auto s = get_string(*n, p + "/name")) {
+        if (!definition::is_workflow_name(*s)) {
+          error(p + "/name", "invalid schedule name " + in_quotes(*s) + ": " +
+                                 std::string(definition::kWorkflowNameRule));
+        }
+        cron.name = *s;
       }
     }
     if (const Json* tz = member(v, "timezone")) {
@@ -995,30 +1038,147 @@ class Loader {
         if (!definition::is_timezone_name(*s)) {
           error(p + "/timezone", "invalid time zone " + in_quotes(*s) +
                                      ": use an IANA name like Europe/Berlin or UTC");
+        } else if (!is_known_time_zone(*s)) {
+          error(p + "/timezone", "unknown time zone " + in_quotes(*s) +
+                                     ": not in this machine's IANA time zone database");
         }
+        cron.timezone = *s;
+      }
+    }
+    if (const Json* s = required(v, p, "schedule")) {
+      if (auto text = get_string(*s, p + "/schedule")) {
+        if (auto parsed = CronSchedule::parse(*text); !parsed) {
+          error(p + "/schedule", parsed.error().message);
+        }
+        cron.schedule = *text;
       }
     }
     if (const Json* o = member(v, "overlap")) {
       if (auto s = get_string(*o, p + "/overlap")) {
-        if (!definition::is_overlap_policy(*s)) {
+        if (auto policy = parse_overlap_policy(*s)) {
+          cron.overlap = *policy;
+        } else {
           error(p + "/overlap", "must be one of " + std::string(definition::kOverlapPolicies) +
                                     ", got " + in_quotes(*s));
         }
       }
     }
-    if (const Json* w = member(v, "catchupWindow")) get_duration(*w, p + "/catchupWindow", true);
+    if (const Json* w = member(v, "catchupWindow")) {
+      if (auto d = get_duration(*w, p + "/catchupWindow", true)) cron.catchup_window = *d;
+    }
+    if (const Json* m = member(v, "maxCatchup")) {
+      if (auto n = get_integer(*m, p + "/maxCatchup", 0, kMaxCatchup)) {
+        cron.max_catchup = static_cast<int>(*n);
+      }
+    }
+    if (const Json* j = member(v, "jitter")) {
+      if (auto d = get_duration(*j, p + "/jitter", true)) cron.jitter = *d;
+    }
+    if (const Json* f = member(v, "pauseOnFailure")) {
+      if (auto b = get_bool(*f, p + "/pauseOnFailure")) cron.pause_on_failure = *b;
+    }
+    for (auto [key, field] :
+         {std::pair{"startAt", &CronTrigger::start_at}, std::pair{"endAt", &CronTrigger::end_at}}) {
+      const Json* t = member(v, key);
+      if (t == nullptr) continue;
+      if (auto s = get_string(*t, p + "/" + key)) {
+        if (auto at = parse_rfc3339(*s)) {
+          cron.*field = *at;
+        } else {
+          error(p + "/" + key,
+                "invalid time " + in_quotes(*s) + ": use RFC 3339, e.g. 2026-03-29T01:00:00Z");
+        }
+      }
+    }
+    if (cron.start_at && cron.end_at && *cron.end_at <= *cron.start_at) {
+      error(p + "/endAt", "must be after startAt (" + format_utc(*cron.start_at) + ")");
+    }
     std::vector<RefUse> refs;
+    if (const Json* in = member(v, "input")) {
+      compile_json(*in, p + "/input", &refs);
+      cron.input = *in;
+    }
+    check_trigger_refs(refs, {"tick", "schedule"}, "a cron trigger");
+    if (diagnostics_.size() != before) return std::nullopt;
+    return cron;
+  }
+
+  // webhook: {path, secret, signature, filter?, input?}; see service/webhooks/README.md.
+  bool load_webhook(const Json& v, const std::string& p) {
+    if (!expect_object(v, p)) return false;
+    const std::size_t before = diagnostics_.size();
+    check_fields(v, p, {"path", "secret", "signature", "filter", "input", "rateLimit"});
+    if (const Json* limit = member(v, "rateLimit")) load_rate_limit(*limit, p + "/rateLimit");
+    if (const Json* path = required(v, p, "path")) {
+      if (auto s = get_string(*path, p + "/path")) {
+        if (auto why = definition::check_webhook_path(*s))
+          error(p + "/path", "webhook path " + in_quotes(*s) + " " + *why);
+      }
+    }
+    if (const Json* secret = required(v, p, "secret")) {
+      if (auto s = get_string(*secret, p + "/secret")) {
+        if (!definition::is_secret_name(*s))
+          error(p + "/secret", "names a secret (FLOWD_SECRET_<NAME> or a file in secrets.dir): " +
+                                   in_quotes(*s) + " is not a name ([A-Za-z_][A-Za-z0-9_.-]*)");
+      }
+    }
+    if (const Json* sig = required(v, p, "signature")) load_signature(*sig, p + "/signature");
+    std::vector<RefUse> refs;
+    if (const Json* f = member(v, "filter")) compile_condition(*f, p + "/filter", &refs);
     if (const Json* in = member(v, "input")) compile_json(*in, p + "/input", &refs);
-    check_trigger_refs(refs, "tick", "a cron trigger");
+    check_trigger_refs(refs, {"request"}, "a webhook trigger");
     return diagnostics_.size() == before;
   }
 
-  void check_trigger_refs(const std::vector<RefUse>& refs, const std::string& root,
+  // {perSecond: number > 0, burst: integer >= 1}: this webhook's token bucket.
+  void load_rate_limit(const Json& v, const std::string& p) {
+    if (!expect_object(v, p, "rateLimit ({perSecond, burst})")) return;
+    check_fields(v, p, {"perSecond", "burst"});
+    if (const Json* r = required(v, p, "perSecond"))
+      if (!r->is_number() || !(r->get<double>() > 0) || r->get<double>() > 1e6)
+        error(p + "/perSecond", "must be a number in (0, 1000000], got " + r->dump());
+    if (const Json* b = required(v, p, "burst"))
+      if (!b->is_number_integer() || b->get<std::int64_t>() < 1 || b->get<std::int64_t>() > 1000000)
+        error(p + "/burst", "must be an integer in 1..1000000, got " + b->dump());
+  }
+
+  // "github" or {scheme, header?, tolerance?}; header is for (and required by) hmac-sha256.
+  void load_signature(const Json& v, const std::string& p) {
+    std::optional<std::string> scheme;
+    std::string scheme_pointer = p;
+    if (v.is_string()) {
+      scheme = get_string(v, p);
+    } else {
+      if (!expect_object(v, p, "signature (a scheme name or {scheme, header, tolerance})")) return;
+      check_fields(v, p, {"scheme", "header", "tolerance"});
+      scheme_pointer = p + "/scheme";
+      if (const Json* s = required(v, p, "scheme")) scheme = get_string(*s, scheme_pointer);
+      if (const Json* t = member(v, "tolerance")) get_duration(*t, p + "/tolerance", false);
+    }
+    if (!scheme) return;
+    if (!definition::is_signature_scheme(*scheme)) {
+      error(scheme_pointer, "must be one of " + std::string(definition::kSignatureSchemes) +
+                                ", got " + in_quotes(*scheme));
+      return;
+    }
+    const Json* header = v.is_object() ? member(v, "header") : nullptr;
+    if (*scheme == "hmac-sha256" && header == nullptr)
+      error(p, "hmac-sha256 needs 'header': the request header that carries the signature");
+    if (*scheme != "hmac-sha256" && header != nullptr)
+      error(p + "/header", "only hmac-sha256 takes a header; " + *scheme + " uses its own");
+    if (header) get_string(*header, p + "/header");
+  }
+
+  void check_trigger_refs(const std::vector<RefUse>& refs, const std::vector<std::string>& roots,
                           const std::string& what) {
+    std::string seen;
+    for (std::size_t i = 0; i < roots.size(); ++i) {
+      seen += (i == 0 ? "" : i + 1 == roots.size() ? " and " : ", ") + in_quotes(roots[i]);
+    }
     for (const RefUse& u : refs) {
-      if (u.root == root) continue;
+      if (std::find(roots.begin(), roots.end(), u.root) != roots.end()) continue;
       report(doc_.inside(u.pointer, u.offset), u.pointer,
-             "{{ " + u.text + " }}: " + what + " sees only '" + root + "' (" + root + ".…)");
+             "{{ " + u.text + " }}: " + what + " sees only " + seen + " (" + roots[0] + ".…)");
     }
   }
 
@@ -1157,7 +1317,15 @@ class Loader {
       }
       return;
     }
-    if (u.root == "input" || u.root == "context" || u.root == "secrets") return;
+    if (u.root == "secrets") {
+      if (!in_step_with(u.pointer))
+        report(doc_.inside(u.pointer, u.offset), u.pointer,
+               "{{ " + u.text + " }}: secrets may only be used in a step's 'with' (not in " +
+                   "output, if, switch, forEach.items or triggers), so their values never reach " +
+                   "the event log");
+      return;
+    }
+    if (u.root == "input" || u.root == "context") return;
     if (vars.count(u.root)) return;
     std::vector<std::string> names{"input", "steps", "context", "secrets"};
     names.insert(names.end(), vars.begin(), vars.end());
@@ -1169,6 +1337,54 @@ class Loader {
     }
     if (u.root == "item" || u.root == "index") text += "; item and index exist inside a forEach";
     bad(text);
+  }
+
+  // Whether `pointer` lies inside the `with` of a step, a switch case or a switch default
+  // (`.../steps/N/with...`, `.../cases/N/with...`, `.../default/with...`), and not inside an
+  // output object on the way there. Plain segment checks: GCC 12 warns inside std::regex.
+  static bool in_step_with(const std::string& pointer) {
+    std::vector<std::string> segments;
+    for (std::size_t at = 0; at < pointer.size();) {
+      const std::size_t slash = pointer.find('/', at + 1);
+      const std::size_t end = slash == std::string::npos ? pointer.size() : slash;
+      segments.push_back(pointer.substr(at + 1, end - at - 1));
+      at = end;
+    }
+    auto is_index = [](const std::string& s) {
+      return !s.empty() &&
+             std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    for (std::size_t i = 1; i < segments.size(); ++i) {
+      if (segments[i] != "with") continue;
+      std::size_t start = 0;
+      if (segments[i - 1] == "default") {
+        start = i - 1;
+      } else if (i >= 2 && (segments[i - 2] == "steps" || segments[i - 2] == "cases") &&
+                 is_index(segments[i - 1])) {
+        start = i - 2;
+      } else {
+        continue;
+      }
+      // A `with` key inside an output object is not a step's with.
+      return std::find(segments.begin(), segments.begin() + static_cast<long>(start), "output") ==
+             segments.begin() + static_cast<long>(start);
+    }
+    return false;
+  }
+
+  // transform, log and workflow steps copy their `with` into an event or a log line (output,
+  // message, the child's input): secrets there would be persisted on purpose.
+  void check_secret_step_type(const std::string& type, const std::vector<RefUse>& refs) {
+    if (type != "transform" && type != "log" && type != "workflow") return;
+    for (const RefUse& u : refs)
+      if (u.root == "secrets")
+        report(doc_.inside(u.pointer, u.offset), u.pointer,
+               "{{ " + u.text + " }}: a " + type + " step's 'with' may not use secrets (it " +
+                   "becomes " +
+                   (type == "log"        ? "a log line"
+                    : type == "workflow" ? "the child's input"
+                                         : "the step's output") +
+                   ", which is stored); pass secrets only to steps that call out, such as http");
   }
 
   // Reports one cycle per strongly connected component of the dependsOn graph.

@@ -122,37 +122,6 @@ bool is_topic_name(std::string_view s) {
   });
 }
 
-std::optional<std::string> check_cron_schedule(std::string_view s) {
-  if (s.starts_with("@")) {
-    static constexpr std::array<std::string_view, 7> kMacros{
-        "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"};
-    if (std::find(kMacros.begin(), kMacros.end(), s) != kMacros.end()) return std::nullopt;
-    return "unknown schedule macro '" + std::string(s) +
-           "' (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly)";
-  }
-  std::size_t fields = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-    if (i >= s.size()) break;
-    while (i < s.size() && s[i] != ' ' && s[i] != '\t') {
-      const char c = s[i];
-      if (!is_alpha(c) && !is_digit(c) && c != '*' && c != '?' && c != '/' && c != ',' &&
-          c != '-' && c != '#') {
-        return "invalid character '" + std::string(1, c) + "' in field " +
-               std::to_string(fields + 1) + " of the schedule";
-      }
-      ++i;
-    }
-    ++fields;
-  }
-  if (fields != 5 && fields != 6) {
-    return "a schedule has 5 fields (minute hour day month weekday) or 6 (seconds first), got " +
-           std::to_string(fields);
-  }
-  return std::nullopt;
-}
-
 bool is_timezone_name(std::string_view s) {
   if (s.empty() || s.size() > 64 || !is_alpha(s[0])) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {

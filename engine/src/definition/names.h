@@ -1,7 +1,7 @@
 #pragma once
 // Private to the definition loader: the lexical rules of definitions (ids, names, refs, durations,
-// cron fields) and the "did you mean" helper. Kept in one place so that docs/definitions.md and
-// schemas/workflow.schema.json can be checked against them.
+// zone names; cron expressions are engine/cron.h's) and the "did you mean" helper. Kept in one
+// place so that docs/definitions.md and schemas/workflow.schema.json can be checked against them.
 #include <optional>
 #include <set>
 #include <string>
@@ -48,11 +48,6 @@ std::string error_code_list();
 
 // Kafka topic names: 1 to 249 of [A-Za-z0-9._-].
 bool is_topic_name(std::string_view s);
-
-// A cron schedule: 5 fields (minute hour day month weekday) or 6 (seconds first), each made of
-// digits, names, `*`, `?`, `/`, `,`, `-`, `L`, `W`, `#`; or one of @yearly @annually @monthly
-// @weekly @daily @midnight @hourly. Returns why not, or nothing when it is well-formed.
-std::optional<std::string> check_cron_schedule(std::string_view s);
 
 // IANA zone names as written (Europe/Berlin, UTC, America/Argentina/Buenos_Aires, Etc/GMT+2).
 bool is_timezone_name(std::string_view s);

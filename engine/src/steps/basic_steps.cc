@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "flowd/engine/timers.h"
+
 namespace flowd::steps {
 namespace asio = boost::asio;
 
@@ -66,20 +68,46 @@ struct SleepState {
   asio::steady_timer timer;
 };
 
-asio::awaitable<Result<Json>> sleep_for(asio::io_context::executor_type ex, StepCall call) {
-  const Json* value =
-      call.with.is_object() && call.with.contains("duration") ? &call.with["duration"] : nullptr;
-  if (value == nullptr) {
-    co_return fail(ErrorCode::kInvalidInput,
-                   "sleep step '" + call.step + "': with.duration is required");
+// When a sleep ends: with.until (an RFC 3339 time), else with.duration after `now`.
+Result<TimePoint> sleep_due(const std::string& step, const Json& with, TimePoint now) {
+  auto invalid = [&](const std::string& what) {
+    return fail(ErrorCode::kInvalidInput, "sleep step '" + step + "': " + what);
+  };
+  auto field = [&](const char* key) -> const Json* {
+    if (!with.is_object()) return nullptr;
+    auto it = with.find(key);
+    return it == with.end() ? nullptr : &*it;
+  };
+  const Json* until = field("until");
+  const Json* duration = field("duration");
+  if (until != nullptr && duration != nullptr)
+    return invalid("with.until and with.duration exclude each other");
+  if (until != nullptr) {
+    auto at =
+        until->is_string() ? parse_instant(until->get_ref<const std::string&>()) : std::nullopt;
+    if (!at)
+      return invalid("with.until is not an RFC 3339 time (like 2026-11-21T10:00:00Z): " +
+                     until->dump());
+    return *at;
   }
-  auto duration = duration_input(*value, "with.duration");
-  if (!duration) {
-    co_return fail(ErrorCode::kInvalidInput,
-                   "sleep step '" + call.step + "': " + duration.error().message);
+  if (duration == nullptr) return invalid("with.duration or with.until is required");
+  auto parsed = duration_input(*duration, "with.duration");
+  if (!parsed) return invalid(parsed.error().message);
+  return now + *parsed;
+}
+
+asio::awaitable<Result<Json>> sleep_for(asio::io_context::executor_type ex, StepCall call) {
+  const TimePoint now = call.now == TimePoint{} ? Clock::now() : call.now;
+  TimePoint due{};
+  if (call.due_at) {
+    due = *call.due_at;
+  } else {
+    auto computed = sleep_due(call.step, call.with, now);
+    if (!computed) co_return tl::unexpected(computed.error());
+    due = *computed;
   }
   auto state = std::make_shared<SleepState>(ex);
-  state->timer.expires_after(*duration);
+  state->timer.expires_after(time_until(due, now));
   std::weak_ptr<SleepState> weak = state;
   call.cancel->on_cancel([weak] {
     if (auto s = weak.lock()) s->timer.cancel();
@@ -95,7 +123,16 @@ asio::awaitable<Result<Json>> sleep_for(asio::io_context::executor_type ex, Step
   if (ec) {
     co_return fail(ErrorCode::kInternal, "sleep step '" + call.step + "': " + ec.message());
   }
-  co_return Json{{"sleptMs", duration->count()}};
+  // The duration as written (the same after a resume); for `until`, the time slept towards it.
+  Json out = Json::object();
+  if (call.with.contains("until")) {
+    out["until"] = format_time(due);
+    out["sleptMs"] = time_until(due, now).count();
+  } else {
+    auto duration = duration_input(call.with["duration"], "with.duration");
+    out["sleptMs"] = duration ? duration->count() : time_until(due, now).count();
+  }
+  co_return out;
 }
 
 class SleepRunner final : public StepRunner {
@@ -103,6 +140,12 @@ class SleepRunner final : public StepRunner {
   explicit SleepRunner(asio::io_context::executor_type ex) : ex_(ex) {}
   asio::awaitable<Result<Json>> run(StepCall call) override {
     return sleep_for(ex_, std::move(call));
+  }
+  Result<std::optional<TimePoint>> due_at(const std::string& step, const Json& with,
+                                          TimePoint now) const override {
+    auto due = sleep_due(step, with, now);
+    if (!due) return tl::unexpected(due.error());
+    return std::optional<TimePoint>(*due);
   }
 
  private:

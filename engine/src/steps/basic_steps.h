@@ -21,8 +21,11 @@ std::shared_ptr<StepRunner> make_noop_runner();
 // Sends with.message (a non-string is dumped as JSON) to `sink` (empty: one line on stderr) and
 // outputs {"message": <text>}. No message -> INVALID_INPUT.
 std::shared_ptr<StepRunner> make_log_runner(LogSink sink);
-// Waits with.duration ("250ms" or a number of milliseconds) on a timer of `io`, then outputs
-// {"sleptMs": n}. The CancelSignal stops the wait (CANCELLED). Bad duration -> INVALID_INPUT.
+// Waits with.duration ("250ms" or a number of milliseconds), or until with.until (an RFC 3339
+// time; a past one ends at once), on a timer of `io`, then outputs {"sleptMs": n} (plus
+// {"until": time}). Its due_at() is that end, so the engine records it and a resumed attempt
+// waits only what is left (StepCall::due_at). The CancelSignal stops the wait (CANCELLED). A bad
+// duration or time -> INVALID_INPUT naming the step.
 std::shared_ptr<StepRunner> make_sleep_runner(boost::asio::io_context& io);
 // Fails attempts 1..with.times (every attempt when absent) with with.code (default EXTERNAL) and
 // with.message; retryable when the code is TIMEOUT or EXTERNAL unless with.retryable says

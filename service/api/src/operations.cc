@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "definition_cache.h"
 #include "flowd/api/convert.h"
@@ -72,6 +73,41 @@ Json summary_json(const DefinitionRecord& latest, std::size_t versions) {
 
 bool known_command(const std::string& command) {
   return command == "pause" || command == "resume" || command == "cancel";
+}
+
+// since / until of `filter` into `query`.
+tl::expected<void, ApiError> time_range(const ExecutionFilter& filter, ExecutionQuery& query) {
+  for (auto [text, target, name] : {std::tuple{&filter.since, &query.since, "since"},
+                                    std::tuple{&filter.until, &query.until, "until"}}) {
+    if (!*text) continue;
+    *target = parse_since(**text);
+    if (!*target)
+      return fail(
+          http::codes::kInvalidInput,
+          std::string(name) + " '" + **text + "' is neither an RFC 3339 time nor a duration",
+          "e.g. 2026-11-21T10:00:00Z or 1h");
+  }
+  return {};
+}
+
+// The page of at most one execution: the one started with `key`, when it also matches the
+// query's other filters.
+ApiResult execution_by_dedupe_key(EventStore& store, const std::string& key,
+                                  const ExecutionQuery& query) {
+  Json items = Json::array();
+  auto id = store.find_by_dedupe_key(key);
+  if (!id) return tl::unexpected(from_store(id.error()));
+  if (*id && query.page_token.empty()) {
+    auto record = store.get_execution(**id);
+    if (!record) return tl::unexpected(from_store(record.error()));
+    const auto& r = *record;
+    if (r && (!query.workflow || r->workflow == *query.workflow) &&
+        (!query.status || r->status == *query.status) &&
+        (!query.since || r->started_at >= *query.since) &&
+        (!query.until || r->started_at < *query.until))
+      items.push_back(execution_summary_json(*r));
+  }
+  return Reply{Json{{"items", std::move(items)}}};
 }
 
 }  // namespace
@@ -195,7 +231,8 @@ ApiResult Operations::start_execution(const StartRequest& request) {
   if (!request.retry_of.empty()) started.data["retryOf"] = request.retry_of;
   started.time = Clock::now();
   AppendRequest append{options.execution_id, 0, {started}};
-  auto outcome = store_.start_execution_sync(std::move(append), Json{{"actor", options_.actor}});
+  const std::string& actor = request.actor.empty() ? options_.actor : request.actor;
+  auto outcome = store_.start_execution_sync(std::move(append), Json{{"actor", actor}});
   if (!outcome) return tl::unexpected(from_store(outcome.error()));
   Json body{{"id", outcome->execution_id},
             {"workflow", (*definition)->name},
@@ -228,15 +265,10 @@ ApiResult Operations::list_executions(const ExecutionFilter& filter) {
                       "' (pending, running, paused, waiting, completed, failed, cancelled, "
                       "timed_out)");
   }
-  if (filter.since) {
-    query.since = parse_since(*filter.since);
-    if (!query.since)
-      return fail(http::codes::kInvalidInput,
-                  "since '" + *filter.since + "' is neither an RFC 3339 time nor a duration",
-                  "e.g. 2026-11-21T10:00:00Z or 1h");
-  }
+  if (auto range = time_range(filter, query); !range) return tl::unexpected(range.error());
   query.limit = filter.limit;
   query.page_token = filter.page_token;
+  if (filter.dedupe_key) return execution_by_dedupe_key(store_, *filter.dedupe_key, query);
   auto page = store_.list_executions(query);
   if (!page) return tl::unexpected(from_store(page.error()));
   Json items = Json::array();
@@ -244,6 +276,24 @@ ApiResult Operations::list_executions(const ExecutionFilter& filter) {
   Json body{{"items", std::move(items)}};
   if (!page->next_page_token.empty()) body["nextPageToken"] = page->next_page_token;
   return Reply{std::move(body)};
+}
+
+ApiResult Operations::count_executions(const ExecutionFilter& filter) {
+  ExecutionQuery query;
+  query.workflow = filter.workflow;
+  if (auto range = time_range(filter, query); !range) return tl::unexpected(range.error());
+  auto counts = store_.count_executions(query);
+  if (!counts) return tl::unexpected(from_store(counts.error()));
+  Json by_status = Json::object();
+  for (const char* status :
+       {"pending", "running", "paused", "waiting", "completed", "failed", "cancelled", "timed_out"})
+    by_status[status] = 0;
+  std::int64_t total = 0;
+  for (const auto& [status, n] : *counts) {
+    by_status[status] = n;
+    total += n;
+  }
+  return Reply{Json{{"counts", std::move(by_status)}, {"total", total}}};
 }
 
 ApiResult Operations::get_execution(const std::string& id, std::optional<std::int64_t> as_of) {
@@ -341,6 +391,7 @@ ApiResult Operations::rerun(const std::string& id, const RerunRequest& request) 
   start.workflow = (*record)->workflow;
   start.version = request.version ? request.version : (*record)->workflow_version;
   start.retry_of = id;
+  start.actor = request.actor;
   if (request.input) {
     start.input = *request.input;
   } else {
@@ -359,7 +410,7 @@ ApiResult Operations::rerun(const std::string& id, const RerunRequest& request) 
 }
 
 ApiResult Operations::command(const std::string& id, const std::string& command,
-                              const Json& payload) {
+                              const Json& payload, const std::string& actor) {
   if (!known_command(command))
     return fail(http::codes::kInvalidInput,
                 "unknown command '" + command + "' (pause, resume, cancel)");
@@ -376,7 +427,7 @@ ApiResult Operations::command(const std::string& id, const std::string& command,
                 "execution " + id + " already ended (" + std::string(to_string((*record)->status)) +
                     "); it cannot " + command,
                 "rerun it to start a new execution (POST /api/v1/executions/{id}/rerun)");
-  auto queued = commands_.enqueue(id, command, payload, options_.actor);
+  auto queued = commands_.enqueue(id, command, payload, actor.empty() ? options_.actor : actor);
   if (!queued) return tl::unexpected(from_store(queued.error()));
   return Reply{Json{{"executionId", id}, {"command", command}, {"commandId", *queued}}, 202};
 }

@@ -56,6 +56,11 @@ http::Handler on_worker(std::shared_ptr<ApiState> state, std::string operation, 
   };
 }
 
+// The actor of what a request causes: its token's name, else the operations' default.
+std::string actor_of(const Request& req) {
+  return req.principal().authenticated ? req.principal().name : std::string();
+}
+
 // --- request parsing -----------------------------------------------------------------------------
 
 tl::expected<Json, ApiError> json_object(const Request& req, bool optional_body) {
@@ -161,6 +166,7 @@ ApiResult start_execution(Operations& ops, const Request& req) {
   auto key = string_field(*body, "dedupeKey");
   if (!key) return tl::unexpected(key.error());
   start.dedupe_key = key->value_or("");
+  start.actor = actor_of(req);
   return ops.start_execution(start);
 }
 
@@ -169,6 +175,8 @@ ApiResult list_executions(Operations& ops, const Request& req) {
   filter.workflow = query_string(req, "workflow");
   filter.status = query_string(req, "status");
   filter.since = query_string(req, "since");
+  filter.until = query_string(req, "until");
+  filter.dedupe_key = query_string(req, "dedupeKey");
   auto limit = req.query_int("limit", 1, 500);
   if (!limit) return tl::unexpected(limit.error());
   filter.limit = static_cast<std::size_t>(limit->value_or(50));
@@ -209,6 +217,7 @@ ApiResult rerun(Operations& ops, const Request& req) {
   auto version = int_field(*body, "version", 1, 1'000'000'000);
   if (!version) return tl::unexpected(version.error());
   if (*version) rerun.version = static_cast<int>(**version);
+  rerun.actor = actor_of(req);
   return ops.rerun(std::string(req.param("id")), rerun);
 }
 
@@ -219,7 +228,7 @@ Call command(Operations& ops, std::string verb) {
     auto ok =
         verb == "resume" ? only_fields(*body, {"reason", "input"}) : only_fields(*body, {"reason"});
     if (!ok) return tl::unexpected(ok.error());
-    return ops.command(std::string(req.param("id")), verb, *body);
+    return ops.command(std::string(req.param("id")), verb, *body, actor_of(req));
   };
 }
 
@@ -237,6 +246,15 @@ ApiResult retention(Operations& ops, const Request& req) {
   auto dry = body->find("dryRun");
   if (dry != body->end() && !dry->is_boolean()) return invalid("dryRun must be a boolean");
   return ops.retention(*duration, dry != body->end() && dry->get<bool>());
+}
+
+// Every token may act until tokens have roles: one bearer token (or none) gives full access.
+// The caller's token name and role; readers cannot act (the console hides its actions).
+http::Reply whoami(const Request& req) {
+  const auto& who = req.principal();
+  return http::Response::json(Json{{"name", who.name},
+                                   {"role", std::string(http::to_string(who.role))},
+                                   {"canAct", who.role == http::Role::kOperator}});
 }
 
 }  // namespace
@@ -316,6 +334,13 @@ std::unique_ptr<ApiRoutes> register_routes(http::RouteGroup api, Operations& ops
       s->started_total->with({result->body.value("workflow", std::string())}).inc();
     return result;
   });
+  add(Verb::get, "/executions/counts", "countExecutions", [&ops](const Request& req) {
+    ExecutionFilter filter;
+    filter.workflow = query_string(req, "workflow");
+    filter.since = query_string(req, "since");
+    filter.until = query_string(req, "until");
+    return ops.count_executions(filter);
+  });
   add(Verb::get, "/executions/{id}", "getExecution", bind(get_execution));
   add(Verb::get, "/executions/{id}/events", "listExecutionEvents", bind(list_events));
   api.add(Verb::get, "/executions/{id}/events/stream", [state](Request req, Responder res) {
@@ -343,6 +368,15 @@ std::unique_ptr<ApiRoutes> register_routes(http::RouteGroup api, Operations& ops
 
   // administration
   add(Verb::post, "/admin/retention", "purgeRetention", bind(retention));
+
+  // who the caller is and what it may do (the web console hides actions it may not take)
+  api.add_sync(Verb::get, "/whoami", [](const Request& req) -> http::Reply { return whoami(req); });
+
+  // audit and webhooks (audit.cc)
+  add(Verb::get, "/executions/{id}/audit", "auditExecution",
+      [&ops](const Request& req) { return ops.audit(std::string(req.param("id"))); });
+  add(Verb::get, "/webhooks", "listWebhooks",
+      [&ops](const Request&) { return ops.list_webhooks(); });
 
   return std::make_unique<ApiRoutes>(state);
 }

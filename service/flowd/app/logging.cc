@@ -3,27 +3,68 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
 #include "flowd/engine/event.h"
+#include "flowd/engine/secrets.h"
 
 namespace flowd::app {
 namespace {
+
+// Every secret value the engine resolved: masked in every line, whoever wrote it.
+std::mutex masker_mutex;
+std::shared_ptr<const SecretMasker> masker;  // GUARDED_BY(masker_mutex)
+
+std::string masked(std::string line) {
+  std::shared_ptr<const SecretMasker> m;
+  {
+    std::lock_guard lock(masker_mutex);
+    m = masker;
+  }
+  return m ? m->mask(std::move(line)) : line;
+}
 
 std::string now_text() {
   return format_time(Clock::now());
 }
 
+// An access log line (a JSON object from the HTTP server) as text:
+// "<time> <level> http request method=GET path=/x status=200 durationMs=1.2 ...".
+std::string access_text(const std::string& payload) {
+  auto j = nlohmann::ordered_json::parse(payload, nullptr, false);
+  if (!j.is_object()) return payload;
+  std::string line = j.value("ts", now_text()) + " " + j.value("level", "info") + " " +
+                     j.value("msg", "http request");
+  auto field = [&line](const std::string& key, const nlohmann::ordered_json& value) {
+    line += " " + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+  };
+  // The fields people scan for first, then the rest as they come.
+  static const char* const kFirst[] = {"method", "path", "status", "durationMs"};
+  for (const char* key : kFirst)
+    if (auto it = j.find(key); it != j.end()) field(key, *it);
+  for (const auto& [key, value] : j.items()) {
+    if (key == "ts" || key == "level" || key == "msg" ||
+        std::find(std::begin(kFirst), std::end(kFirst), key) != std::end(kFirst))
+      continue;
+    field(key, value);
+  }
+  return line;
+}
+
 // Writes each message's payload as one line on stderr. With `wrap`, the payload is text and
-// becomes the message of a structured line first.
+// becomes the message of a structured line first. With `json_payload` (the access log) the
+// payload is a JSON object, written as it is or, in text mode, as text.
 class LineSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  LineSink(bool wrap, bool text) : wrap_(wrap), text_(text) {}
+  LineSink(bool wrap, bool text, bool json_payload = false)
+      : wrap_(wrap), text_(text), json_payload_(json_payload) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     std::string payload(msg.payload.data(), msg.payload.size());
+    if (json_payload_ && text_) payload = access_text(payload);
     if (wrap_) {
       const auto level = spdlog::level::to_string_view(msg.level);
       if (text_) {
@@ -36,6 +77,7 @@ class LineSink : public spdlog::sinks::base_sink<std::mutex> {
              payload}}.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
       }
     }
+    payload = masked(std::move(payload));
     payload += '\n';
     std::fwrite(payload.data(), 1, payload.size(), stderr);
   }
@@ -44,6 +86,7 @@ class LineSink : public spdlog::sinks::base_sink<std::mutex> {
  private:
   bool wrap_;
   bool text_;
+  bool json_payload_;
 };
 
 // One mutex for every sink: lines of different loggers never interleave.
@@ -55,7 +98,7 @@ std::mutex& stderr_mutex() {
 // base_sink locks its own mutex; this forwarder serialises all sinks on the shared one.
 class SharedLineSink : public spdlog::sinks::sink {
  public:
-  SharedLineSink(bool wrap, bool text) : inner_(wrap, text) {}
+  SharedLineSink(bool wrap, bool text, bool json_payload) : inner_(wrap, text, json_payload) {}
   void log(const spdlog::details::log_msg& msg) override {
     std::lock_guard lock(stderr_mutex());
     inner_.log(msg);
@@ -76,9 +119,10 @@ spdlog::level::level_enum parse_level(std::string_view level) {
 }
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, bool wrap, bool text,
-                                            spdlog::level::level_enum level) {
-  auto logger =
-      std::make_shared<spdlog::logger>(name, std::make_shared<SharedLineSink>(wrap, text));
+                                            spdlog::level::level_enum level,
+                                            bool json_payload = false) {
+  auto logger = std::make_shared<spdlog::logger>(
+      name, std::make_shared<SharedLineSink>(wrap, text, json_payload));
   logger->set_level(level);
   logger->flush_on(spdlog::level::warn);
   return logger;
@@ -94,10 +138,15 @@ std::string text_line(std::string_view level, const std::string& message, const 
 
 }  // namespace
 
+void Log::set_masker(std::shared_ptr<const SecretMasker> secrets) {
+  std::lock_guard lock(masker_mutex);
+  masker = std::move(secrets);
+}
+
 Log::Log(const config::LogConfig& config) : text_(config.format == config::LogFormat::kText) {
   const auto level = parse_level(config.level);
   structured_ = make_logger("flowd", false, text_, level);
-  access_ = make_logger("flowd.http", false, text_, level);
+  access_ = make_logger("flowd.http", false, text_, level, true);
   plain_ = make_logger("flowd.lib", true, text_, level);
 }
 

@@ -18,6 +18,10 @@ namespace spdlog {
 class logger;
 }
 
+namespace flowd {
+class SecretMasker;
+}
+
 namespace flowd::app {
 
 class Log {
@@ -27,6 +31,8 @@ class Log {
   void write(std::string_view level, const std::string& message, const Json& fields = {}) const;
   std::shared_ptr<spdlog::logger> access_logger() const { return access_; }
   std::shared_ptr<spdlog::logger> plain_logger() const { return plain_; }
+  // Values to mask ("***") in every line of every logger, from now on (process-wide).
+  static void set_masker(std::shared_ptr<const SecretMasker> masker);
 
  private:
   bool text_ = false;

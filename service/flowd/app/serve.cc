@@ -14,9 +14,12 @@
 #include "flowd/api/dlq_routes.h"
 #include "flowd/api/operations.h"
 #include "flowd/api/routes.h"
+#include "flowd/console/console.h"
 #include "flowd/dlq/dead_letter_projector.h"
 #include "flowd/dlq/dead_letter_store.h"
 #include "flowd/dlq/dlq_outbox.h"
+#include "flowd/engine/actor.h"
+#include "flowd/engine/secrets.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
 #include "flowd/triggers/consumer.h"
@@ -28,6 +31,7 @@
 #include "service_metrics.h"
 #include "signals.h"
 #include "trigger_sink.h"
+#include "webhooks/endpoint.h"
 
 namespace flowd::app {
 namespace {
@@ -131,7 +135,13 @@ class Service {
   std::unique_ptr<api::ApiRoutes> routes_;
   std::unique_ptr<api::DlqOperations> dlq_operations_;
   std::unique_ptr<api::DlqRoutes> dlq_routes_;
+  std::unique_ptr<webhooks::WebhookEndpoint> webhooks_;
   std::thread http_thread_;
+
+  // Secrets: FLOWD_SECRET_<NAME>, then files in secrets.dir; every resolved value is masked in
+  // the logs (Log::set_masker).
+  std::shared_ptr<const SecretProvider> secrets_;
+  std::shared_ptr<SecretMasker> secret_masker_ = std::make_shared<SecretMasker>();
 
   std::string definitions_key_;  // housekeeping thread only
   std::atomic<bool> database_ok_{true};
@@ -141,6 +151,14 @@ class Service {
 
 bool Service::start() {
   service_metrics_ = std::make_unique<ServiceMetrics>(*metrics_);
+  {
+    std::vector<std::shared_ptr<const SecretProvider>> providers{
+        std::make_shared<EnvironmentSecrets>()};
+    if (!config_.secrets.dir.empty())
+      providers.push_back(std::make_shared<DirectorySecrets>(config_.secrets.dir));
+    secrets_ = std::make_shared<SecretChain>(std::move(providers));
+    Log::set_masker(secret_masker_);
+  }
   if (!start_store() || !start_kafka()) return false;
   auto log = [this](std::string_view level, const std::string& message, const Json& fields) {
     log_.write(level, message, fields);
@@ -152,6 +170,8 @@ bool Service::start() {
   options.max_in_flight = static_cast<std::size_t>(config_.engine.max_in_flight);
   options.snapshot_every = static_cast<std::size_t>(config_.engine.snapshot_every);
   options.log = log;
+  options.secrets = secrets_;
+  options.secret_masker = secret_masker_;
   service_metrics_->observe(options);
   runner_ = std::make_unique<service::DurableRunner>(*store_, *commands_, options);
   runner_->start();
@@ -178,6 +198,7 @@ bool Service::start_store() {
   eventstore::StoreOptions options;
   options.url = config_.database.url;
   options.owner = config_.engine.instance_id;
+  options.actor = actor::engine(config_.engine.instance_id);
   options.lease_ttl = config_.engine.lease_duration;
   options.pool_size = static_cast<std::size_t>(config_.database.pool_size);
   auto store = EventStore::open(options);
@@ -256,13 +277,17 @@ bool Service::start_kafka() {
   triggers::ConsumerConfig consumer_config;
   consumer_config.kafka = kafka_;
   if (broker_) {
-    // Short group timings suit the in-process broker (joins wait session.timeout.ms - 1 s).
+    // Short fetch waits suit the in-process broker.
     for (const auto& [k, v] : triggers::EmbeddedBroker::consumer_properties())
       consumer_config.kafka.properties.emplace(k, v);
-  } else {
-    consumer_config.kafka.properties["session.timeout.ms"] =
-        std::to_string(config_.kafka.session_timeout.count());
   }
+  // How fast a dead instance's partitions move, and what that costs: docs/durability.md.
+  consumer_config.kafka.properties["session.timeout.ms"] =
+      std::to_string(config_.kafka.session_timeout.count());
+  consumer_config.kafka.properties["heartbeat.interval.ms"] =
+      std::to_string(config_.kafka.heartbeat_interval.count());
+  if (auto id = config_.kafka.group_instance_id(config_.engine); !id.empty())
+    consumer_config.kafka.properties["group.instance.id"] = id;
   consumer_config.group_id = config_.kafka.group_id;
   consumer_config.client_id = config_.engine.instance_id;
   consumer_config.max_in_flight = static_cast<std::size_t>(config_.kafka.max_in_flight);
@@ -279,8 +304,32 @@ bool Service::start_kafka() {
 bool Service::start_http() {
   http::ServerOptions options = http::options_from(config_.http);
   options.access_log = log_.access_logger();
+  options.quiet_reads = true;  // log.level: debug shows every read
   options.logger = log_.plain_logger();
+  options.public_prefixes = {"/hooks/"};  // a webhook's signature is its authentication
+  options.reader_routes = {"POST /api/v1/workflows/validate",
+                           "POST /api/v1/executions/{id}/replay"};
   server_ = std::make_unique<http::Server>(http_io_, options, metrics_);
+  {
+    webhooks::WebhookOptions hooks;
+    hooks.max_body_bytes = config_.webhooks.max_body_bytes;
+    hooks.rate = config_.webhooks.rate;
+    hooks.burst = config_.webhooks.burst;
+    hooks.tolerance = std::chrono::duration_cast<std::chrono::seconds>(config_.webhooks.tolerance);
+    hooks.secrets = secrets_;
+    hooks.metrics = metrics_;
+    hooks.on_started = [this](Event started) {
+      if (runner_) runner_->offer(std::move(started));
+    };
+    hooks.log = [this](std::string_view level, const std::string& message, const Json& fields) {
+      log_.write(level, message, fields);
+    };
+    webhooks_ = std::make_unique<webhooks::WebhookEndpoint>(*store_, std::move(hooks));
+    webhooks_->register_routes(server_->router());
+    std::string key;
+    if (auto definitions = load_all_definitions(*store_, key))
+      webhooks_->set_definitions(*definitions);
+  }
   api::OperationsOptions operations_options;
   operations_options.dead_letter_retention = [this](std::chrono::milliseconds older, bool dry) {
     return dlq::purge_dead_letters(*dead_letters_, older, dry);
@@ -291,6 +340,7 @@ bool Service::start_http() {
   routes_ = api::register_routes(server_->api(), *operations_, api_options);
   dlq_operations_ = std::make_unique<api::DlqOperations>(*store_, *dead_letters_);
   dlq_routes_ = api::register_dlq_routes(server_->api(), *dlq_operations_);
+  console::register_routes(server_->router());
   server_->set_readiness([this] {
     http::Readiness r;
     if (stopping_) r.reasons.push_back("stopping");
@@ -355,6 +405,7 @@ void Service::refresh_triggers() {
     for (const auto& topic : (*router)->topics())
       (void)broker_->create_topic(topic, config_.kafka.partitions);
   consumer_->set_router(*router);
+  if (webhooks_) webhooks_->set_definitions(*definitions);
   definitions_key_ = std::move(key);
   log_.write("info", "trigger bindings updated", {{"topics", (*router)->topics()}});
 }

@@ -191,13 +191,46 @@ TEST_CASE("Missing template data is a clear error, or null when the step allows 
   CHECK(ok.steps.at("a").output == Json{{"v", nullptr}});
 }
 
-TEST_CASE("Secrets and context are visible to templates", "[engine][executor][template]") {
+TEST_CASE("Secrets reach the step's with, are audited by name and masked in what is appended",
+          "[engine][executor][secrets]") {
+  Harness h;
+  // `count` echoes its `with`: the runner saw the value, the log keeps "***".
+  auto def = h.load(wf(R"(
+  steps:
+    - {id: a, type: count, with: {auth: "Bearer {{ secrets.TOKEN }}"}}
+    - {id: b, type: fail, dependsOn: [a], with: {message: "refused {{ secrets.TOKEN }}"}}
+)"));
+  auto id = h.start(def);
+  h.run_until([&] { return h.final_states.count(id) > 0; });
+  const auto& s = h.final_states.at(id);
+  CHECK(s.steps.at("a").output == Json{{"auth", "Bearer ***"}});
+  REQUIRE(s.error);
+  CHECK(s.error->message == "refused ***");
+  std::string all;
+  int accessed = 0;
+  for (const auto& e : h.log.read(id)) {
+    all += to_json(e).dump();
+    if (e.type == flowd::EventType::kSecretAccessed) {
+      ++accessed;
+      CHECK(e.data == Json{{"name", "TOKEN"}});
+    }
+  }
+  CHECK(accessed == 2);
+  CHECK(all.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("A missing secret fails its step with PERMISSION_DENIED naming it",
+          "[engine][executor][secrets]") {
   Harness h;
   auto s = h.run(wf(R"(
   steps:
-    - {id: a, type: transform, with: {auth: "Bearer {{ secrets.TOKEN }}"}}
+    - {id: a, type: count, with: {key: "{{ secrets.NOPE }}"}}
 )"));
-  CHECK(s.steps.at("a").output == Json{{"auth", "Bearer s3cret"}});
+  CHECK(s.status == flowd::ExecutionStatus::kFailed);
+  REQUIRE(s.error);
+  CHECK(s.error->code == flowd::ErrorCode::kPermissionDenied);
+  CHECK(s.error->message.find("'NOPE'") != std::string::npos);
+  CHECK(h.counter->calls.count("a") == 0);
 }
 
 TEST_CASE("Input failing the workflow's input schema is rejected before anything is written",

@@ -30,12 +30,13 @@ struct DatabaseConfig {
 };
 
 struct EngineConfig {
-  int threads = 0;                // after loading: as set, else the CPU count (>= 1)
-  int max_in_flight = 1000;       // executions running at once on this instance
-  std::string instance_id;        // default: "<hostname>-<pid>"
-  Millis lease_duration{30'000};  // how long an instance owns an execution without renewing
-  int snapshot_every = 100;       // events between state snapshots; 0 disables snapshots
-  Millis shutdown_grace{10'000};  // time in-flight work gets on SIGTERM before checkpointing
+  int threads = 0;                     // after loading: as set, else the CPU count (>= 1)
+  int max_in_flight = 1000;            // executions running at once on this instance
+  std::string instance_id;             // default: "<hostname>-<pid>"
+  bool instance_id_generated = false;  // set by loading: instance_id is the hostname-pid default
+  Millis lease_duration{10'000};       // how long an instance owns an execution without renewing
+  int snapshot_every = 100;            // events between state snapshots; 0 disables snapshots
+  Millis shutdown_grace{10'000};       // time in-flight work gets on SIGTERM before checkpointing
 };
 
 struct HttpConfig {
@@ -44,6 +45,28 @@ struct HttpConfig {
   std::uint16_t port = 8080;              // parsed from listen; 0 lets the kernel pick
   std::optional<std::string> token;       // bearer token; empty = no authentication
   std::size_t max_body_bytes = 1 << 20;
+  // Named API tokens with roles, "name:role:sha256hex" (role reader or operator; the SHA-256 of
+  // the token in hex, never the token): see docs/api.md. `token` above counts as one operator
+  // token named "token".
+  struct ApiToken {
+    std::string name;
+    std::string role;    // reader | operator
+    std::string sha256;  // lower-case hex, 64 digits
+  };
+  std::vector<ApiToken> tokens;
+};
+
+// Webhook endpoints (POST /hooks/<path>), see service/webhooks/README.md.
+struct WebhooksConfig {
+  std::size_t max_body_bytes = 256 * 1024;  // larger deliveries get 413
+  double rate = 50;                         // deliveries per second per webhook (token bucket)
+  int burst = 100;                          // bucket size
+  Millis tolerance{300'000};  // timestamped signatures: allowed clock distance (per-hook override)
+};
+
+// Secret providers: FLOWD_SECRET_<NAME> variables, then files in `dir` (when set).
+struct SecretsConfig {
+  std::string dir;  // e.g. /run/secrets/flowd (a Kubernetes secret volume); empty: none
 };
 
 struct KafkaConfig {
@@ -54,9 +77,17 @@ struct KafkaConfig {
   std::string events_topic = "flowd.events";
   std::string bootstrap_file = ".flowd/broker";  // where the embedded broker's address is written
   int partitions = 4;                            // partitions of topics the embedded broker makes
-  Millis session_timeout{10'000};                // consumer group session.timeout.ms
+  Millis session_timeout{6'000};                 // consumer group session.timeout.ms
   int max_in_flight = 1000;  // trigger records being started before partitions are paused
   std::map<std::string, std::string> properties;  // passed through to librdkafka as they are
+  // heartbeat.interval.ms, below session_timeout; after loading: as set, else
+  // min(1s, session_timeout / 3).
+  Millis heartbeat_interval{0};
+  // Static group membership (group.instance.id = engine.instanceId): "auto" = when
+  // engine.instanceId is set (a generated hostname-pid id changes with every start), "on", "off".
+  std::string static_membership = "auto";
+  // The group.instance.id the consumer uses, or "" for dynamic membership.
+  std::string group_instance_id(const EngineConfig& engine) const;
 
   bool embedded() const { return brokers == "embedded"; }
 };
@@ -79,6 +110,8 @@ struct Config {
   KafkaConfig kafka;
   WorkflowsConfig workflows;
   LogConfig log;
+  WebhooksConfig webhooks;
+  SecretsConfig secrets;
 };
 
 // One thing wrong with the configuration. `where` is "path/to/flowd.yaml:12:5" for the file or

@@ -52,6 +52,9 @@ class CronSchedule {
   std::shared_ptr<const Impl> impl_;
 };
 
+// Whether `time_zone` names a zone of the IANA database on this machine ("" and "UTC" do).
+bool is_known_time_zone(std::string_view time_zone);
+
 // ISO-8601 / RFC 3339 in UTC with a Z: "2026-03-29T01:00:00Z".
 std::string format_utc(SysSeconds t);
 // The same instant as wall-clock time in `time_zone` with its offset: "2026-03-29T03:00:00+02:00".

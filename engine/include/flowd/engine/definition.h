@@ -7,8 +7,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "flowd/engine/cron.h"
 #include "flowd/engine/duration.h"
 #include "flowd/engine/error.h"
 #include "flowd/engine/expr.h"
@@ -98,11 +100,41 @@ struct StepDef {
   SourceLocation location;
 };
 
+// What a schedule does with a tick whose previous run is still going (Temporal's names).
+enum class OverlapPolicy {
+  kSkip,        // skip: record the tick as skipped (the default)
+  kAllow,       // allow: start it anyway
+  kBufferOne,   // bufferOne: start it when the running one ends; keep at most one waiting
+  kBufferAll,   // bufferAll: keep every tick waiting, start them in order
+  kCancelOther  // cancelOther: cancel the running one, then start
+};
+// "skip", "allow", "bufferOne", "bufferAll", "cancelOther" (as written in definitions and APIs).
+std::string_view to_string(OverlapPolicy policy);
+std::optional<OverlapPolicy> parse_overlap_policy(std::string_view text);
+
+// A `spec.triggers[].cron` as validated at load: the schedule parses (CronSchedule::parse with
+// the zone), the zone exists, durations and times are well-formed. triggers/ (the scheduler)
+// fires it; the fields mean what docs/cron.md says.
+struct CronTrigger {
+  std::string name;      // `name`, else "<workflow>-cron-<i>", i counting the cron triggers from 0
+  std::string schedule;  // the cron expression as written
+  std::string timezone = "UTC";  // IANA name
+  OverlapPolicy overlap = OverlapPolicy::kSkip;
+  Millis catchup_window{3'600'000};  // missed ticks younger than this run after downtime
+  int max_catchup = 100;             // at most this many of them; older ones are recorded missed
+  Millis jitter{0};                  // each tick starts up to this much late (deterministic)
+  Json input;  // as written, null when absent; templates over tick.time, tick.date, schedule.name
+  bool pause_on_failure = false;
+  std::optional<SysSeconds> start_at;  // no tick before (RFC 3339 in the definition)
+  std::optional<SysSeconds> end_at;    // no tick after
+};
+
 struct TriggerDef {
-  enum class Kind { kKafka, kCron };
+  enum class Kind { kKafka, kCron, kWebhook };
   Kind kind = Kind::kKafka;
   Json spec;  // the trigger's fields as written; triggers/ interprets them
   SourceLocation location;
+  std::optional<CronTrigger> cron;  // kCron: the parsed trigger
 };
 
 // `spec.deadLetter`: whether an execution that fails for good becomes a dead letter. With

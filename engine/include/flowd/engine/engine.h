@@ -17,6 +17,7 @@
 #include "flowd/engine/definition.h"
 #include "flowd/engine/event_log.h"
 #include "flowd/engine/execution_state.h"
+#include "flowd/engine/secrets.h"
 #include "flowd/engine/step_runner.h"
 
 namespace flowd {
@@ -27,7 +28,12 @@ struct EngineDeps {
   const DefinitionResolver* definitions = nullptr;  // for `type: workflow`; may be null
   std::function<TimePoint()> now = [] { return Clock::now(); };
   std::function<double()> random;  // [0,1) for jitter; default: a seeded PRNG
-  Json secrets = Json::object();   // visible to templates as `secrets.<NAME>`
+  // Where `{{ secrets.NAME }}` in a step's `with` is resolved when the step runs (null: the fixed
+  // map `secrets`). Resolved values are masked in everything the execution appends afterwards.
+  std::shared_ptr<const SecretProvider> secret_provider;
+  Json secrets = Json::object();  // used when secret_provider is null (tests, local runs)
+  // Told every value resolved, so log writers can mask them too; may be null.
+  std::shared_ptr<SecretMasker> secret_masker;
   // Called on the engine thread with the state after every `snapshot_every` events became
   // durable (0: never); the service stores it so resume and replay need not refold from zero.
   std::size_t snapshot_every = 0;

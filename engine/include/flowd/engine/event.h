@@ -32,6 +32,7 @@ enum class EventType {
   kExecutionFailed,     // data: error, step
   kExecutionCancelled,  // data: reason
   kExecutionTimedOut,   // data: timeoutMs
+  kSecretAccessed,      // a step resolved a secret; data: name (never the value)
   // Failure handling (docs/dlq.md), before ExecutionFailed / ExecutionTimedOut. `step` is the
   // compensated step's path ("" for spec.onFailure).
   kCompensationStarted,    // data: type, attempt?, onFailure? (workflow ref), execution? (child)

@@ -47,6 +47,11 @@ struct StepState {
   TimePoint first_started{};
   TimePoint ended{};
   std::int64_t duration_ms = 0;  // sum of attempt durations
+  // Durable timers (flowd/engine/timers.h) of the latest attempt: when its sleep ends and when it
+  // times out (StepStarted), and when the next attempt is due (StepRetryScheduled). {}: none.
+  TimePoint due_at{};
+  TimePoint deadline{};
+  TimePoint retry_due{};
   // Stream version of its StepCompleted (0: none): compensations run in reverse of this order.
   std::int64_t completed_version = 0;
   // A forEach over more than kForEachItemDetailLimit items keeps its items here rather than as
@@ -73,6 +78,8 @@ struct ExecutionState {
   std::string waiting_for;  // missing path while kWaiting
   TimePoint started{};
   TimePoint ended{};
+  TimePoint
+      deadline{};  // the execution timeout (ExecutionStarted `deadline`); {}: started + timeout
   std::int64_t version = 0;                             // events applied
   std::map<std::string, StepState, std::less<>> steps;  // by step path
   // Compensations by compensated step path ("" for spec.onFailure): "started" (attempts so

@@ -17,6 +17,7 @@
 
 #include "flowd/engine/duration.h"
 #include "flowd/engine/error.h"
+#include "flowd/engine/event.h"
 #include "flowd/engine/json.h"
 
 namespace flowd {
@@ -44,6 +45,10 @@ struct StepCall {
   Json with;  // templates resolved
   Millis timeout{60'000};
   std::shared_ptr<CancelSignal> cancel = std::make_shared<CancelSignal>();
+  // The engine's clock when the attempt began, and the absolute time a waiting runner waits
+  // until (its due_at(), recorded in StepStarted; a resumed attempt keeps the interrupted one's).
+  TimePoint now{};
+  std::optional<TimePoint> due_at;
 };
 
 class StepRunner {
@@ -54,6 +59,16 @@ class StepRunner {
   // True for runners that finish without waiting on anything (transform, noop, log, fail): the
   // engine then calls them directly instead of racing them against a timeout timer.
   virtual bool instant() const { return false; }
+  // For runners that wait until a time (sleep): that time, from the step's resolved `with` and
+  // the engine's clock. The engine records it in StepStarted and passes it back as
+  // `StepCall::due_at`, so that the wait survives a restart. An error fails the attempt
+  // (INVALID_INPUT naming `step` for a bad value). Such a step has no step timeout unless it sets
+  // `timeout:` itself.
+  virtual Result<std::optional<TimePoint>> due_at(const std::string& step, const Json& with,
+                                                  TimePoint now) const {
+    (void)step, (void)with, (void)now;
+    return std::nullopt;
+  }
 };
 
 // Step types by name. Filled at start-up, read-only afterwards.

@@ -24,6 +24,17 @@ struct ExecutionCommand {
   std::string execution_status;  // the execution's status when the command was read
 };
 
+// A command as recorded, for audits.
+struct CommandRecord {
+  std::int64_t id = 0;
+  std::string command;
+  Json payload;
+  std::string actor;
+  std::string created_at;    // RFC 3339
+  std::string processed_at;  // "" while pending
+  std::string result;
+};
+
 class CommandQueue {
  public:
   static StoreResult<std::unique_ptr<CommandQueue>> open(const std::string& url);
@@ -35,6 +46,13 @@ class CommandQueue {
   // Unprocessed commands of executions leased to `owner`, oldest first.
   StoreResult<std::vector<ExecutionCommand>> pending_for(const std::string& owner);
   StoreResult<void> mark_processed(std::int64_t id, const std::string& result);
+
+  // --- audit reads ---
+  // Every command sent to an execution, oldest first.
+  StoreResult<std::vector<CommandRecord>> history(const std::string& execution_id);
+  // Executions that name this one: {id, "retry"} (retryOf) and {id, "child"} (parent), by start.
+  StoreResult<std::vector<std::pair<std::string, std::string>>> related(
+      const std::string& execution_id);
 
  private:
   struct Connection;  // a pqxx::connection, kept out of this header

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -129,6 +130,9 @@ class EventStore final : public EventLog {
 
   StoreResult<std::optional<ExecutionRecord>> get_execution(const std::string& execution_id);
   StoreResult<ExecutionPage> list_executions(const ExecutionQuery& query);
+  // How many executions match the query's workflow and time range, by status ("running" -> n);
+  // the query's status, limit and page token are ignored.
+  StoreResult<std::map<std::string, std::int64_t>> count_executions(const ExecutionQuery& query);
   StoreResult<std::optional<std::string>> find_by_dedupe_key(const std::string& dedupe_key);
 
   // --- leases: which instance runs an execution ------------------------------------------------

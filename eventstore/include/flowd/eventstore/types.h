@@ -77,6 +77,7 @@ struct ExecutionQuery {
   std::optional<std::string> workflow;
   std::optional<ExecutionStatus> status;
   std::optional<TimePoint> since;  // started at or after
+  std::optional<TimePoint> until;  // started before
   std::size_t limit = 50;
   std::string page_token;
 };

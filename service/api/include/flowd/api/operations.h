@@ -58,9 +58,11 @@ struct WorkflowFilter {
 
 struct ExecutionFilter {
   std::optional<std::string> workflow;
-  std::optional<std::string> status;  // pending, running, ..., timed_out
-  std::optional<std::string> since;   // RFC 3339 time, or a duration ago ("1h")
-  std::size_t limit = 50;             // 1..500
+  std::optional<std::string> status;      // pending, running, ..., timed_out
+  std::optional<std::string> since;       // RFC 3339 time, or a duration ago ("1h")
+  std::optional<std::string> until;       // started before: RFC 3339 time, or a duration ago
+  std::optional<std::string> dedupe_key;  // only the execution started with this dedupe key
+  std::size_t limit = 50;                 // 1..500
   std::string page_token;
 };
 
@@ -71,11 +73,13 @@ struct StartRequest {
   Json context = nullptr;  // an object or null
   std::string dedupe_key;  // "": none
   std::string retry_of;    // "": none (rerun sets it)
+  std::string actor;       // metadata.actor ("": OperationsOptions::actor), e.g. the token name
 };
 
 struct RerunRequest {
   std::optional<Json> input;   // empty: the original input
   std::optional<int> version;  // empty: the original workflow version
+  std::string actor;           // as StartRequest::actor
 };
 
 // A definition sent as text: YAML, or JSON (which is YAML too).
@@ -107,6 +111,9 @@ class Operations {
   // when the dedupe key was used before.
   ApiResult start_execution(const StartRequest& request);
   ApiResult list_executions(const ExecutionFilter& filter);
+  // {"counts":{"<status>":n,...},"total":n} over the filter's workflow and time range (every
+  // status present, 0 when none).
+  ApiResult count_executions(const ExecutionFilter& filter);
   // The state folded from the events (as of event `as_of` when given) plus the executions row.
   ApiResult get_execution(const std::string& id, std::optional<std::int64_t> as_of = {});
   // Events with version > after, at most limit (1..1000): {"items","nextAfter"?}.
@@ -117,7 +124,15 @@ class Operations {
   ApiResult rerun(const std::string& id, const RerunRequest& request);
   // pause | resume | cancel through the CommandQueue: 202 {"executionId","command","commandId"};
   // CONFLICT when the execution already ended.
-  ApiResult command(const std::string& id, const std::string& command, const Json& payload);
+  ApiResult command(const std::string& id, const std::string& command, const Json& payload,
+                    const std::string& actor = {});
+
+  // Who did what: who started it, the input, every step with attempts and durations, the
+  // secrets each step accessed (names), commands with actor and reason, retries, fallbacks,
+  // lineage (retryOf, parent, retries and children) and every event's actor (audit.cc).
+  ApiResult audit(const std::string& id);
+  // The webhooks the stored workflows serve: {"items":[{path,url,workflow,...}],"problems"}.
+  ApiResult list_webhooks();
 
   // --- administration --------------------------------------------------------------------------
   // {"executions","events","snapshots","batches","dryRun"}

@@ -1,0 +1,431 @@
+// The web console in a real browser against a real flowd: Debian's chromium headless driven
+// through the DevTools protocol (puppeteer-core), flowd with PostgreSQL and its embedded Kafka
+// broker, a bearer token. Every wait is on a condition (a selector, a page state, an API answer),
+// never a fixed sleep. Screenshots of each page go to --screenshots (the build folder);
+// scripts/console-screenshots copies them to docs/console/.
+//
+//   node console_test.mjs --bin build/bin --root . --screenshots build/tests/console/screenshots
+//
+// Environment: FLOWD_TEST_DATABASE_URL (a server where it may create a database; else it starts
+// one with scripts/pg, instance "test"), FLOWD_CHROMIUM (default /usr/bin/chromium).
+import { spawn, execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const root = path.resolve(args.root || '.');
+const bin = path.resolve(args.bin || path.join(root, 'build/bin'));
+const shots = path.resolve(args.screenshots || path.join(root, 'build/console-screenshots'));
+const chromium = process.env.FLOWD_CHROMIUM || '/usr/bin/chromium';
+const TOKEN = 'console-test-token';
+
+let passed = 0, failed = 0;
+const figures = [];
+function ok(name) { passed++; console.log(`ok: ${name}`); }
+function fail(name, why) { failed++; console.log(`FAIL: ${name}: ${why}`); }
+async function check(name, fn) {
+  try { await fn(); ok(name); } catch (e) { fail(name, e && e.stack ? e.stack.split('\n').slice(0, 4).join(' | ') : e); }
+}
+function assert(cond, message) { if (!cond) throw new Error(message); }
+// JSON with sorted keys (the store keeps jsonb, whose key order is its own).
+const canonical = (v) => JSON.stringify(v, (k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
+function eq(a, b, what) { if (canonical(a) !== canonical(b)) throw new Error(`${what}: ${canonical(a)} != ${canonical(b)}`); }
+
+async function until(what, fn, ms = 30000) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
+    await new Promise((r) => setTimeout(r, 50));  // polling interval of a condition, not a wait for time
+  }
+}
+
+// --- preconditions ------------------------------------------------------------------------------
+const modules = path.join(root, 'service/console/node_modules');
+if (!fs.existsSync(path.join(modules, 'puppeteer-core')) || !fs.existsSync(chromium)) {
+  console.log(`FAIL: setup: puppeteer-core (${modules}) or ${chromium} missing: run scripts/install-deps`);
+  process.exit(1);
+}
+const require = createRequire(path.join(root, 'service/console/package.json'));
+const puppeteer = require('puppeteer-core');
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flowd-console-'));
+fs.mkdirSync(shots, { recursive: true });
+const cleanups = [];
+async function cleanup() { for (const f of cleanups.reverse()) { try { await f(); } catch { /* best effort */ } } }
+process.on('SIGTERM', () => cleanup().then(() => process.exit(1)));
+
+// --- PostgreSQL: a fresh database --------------------------------------------------------------
+let serverUrl = process.env.FLOWD_TEST_DATABASE_URL;
+if (!serverUrl) {
+  serverUrl = execFileSync(path.join(root, 'scripts/pg'), ['start'], { env: { ...process.env, FLOWD_PG_INSTANCE: 'test' } }).toString().trim();
+}
+const dbName = `flowd_console_${process.pid}_${Date.now() % 100000}`;
+const psql = (url, sql) => execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql]).toString();
+psql(serverUrl, `CREATE DATABASE ${dbName}`);
+const dbUrl = serverUrl.replace(/\/[^/?]*(\?|$)/, `/${dbName}$1`);
+cleanups.push(() => psql(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+
+// --- flowd ---------------------------------------------------------------------------------------
+const logPath = path.join(tmp, 'flowd.log');
+const log = fs.openSync(logPath, 'w');
+const flowd = spawn(path.join(bin, 'flowd'), [], {
+  env: {
+    ...process.env,
+    FLOWD_DATABASE_URL: dbUrl, FLOWD_HTTP_LISTEN: '127.0.0.1:0', FLOWD_HTTP_TOKEN: TOKEN,
+    FLOWD_KAFKA_BOOTSTRAP_FILE: path.join(tmp, 'broker'), FLOWD_ENGINE_INSTANCE_ID: 'console-test',
+    FLOWD_WORKFLOWS_DIRS: path.join(root, 'tests/console/workflows'), FLOWD_LOG_FORMAT: 'json',
+  },
+  stdio: ['ignore', log, log],
+});
+cleanups.push(() => new Promise((r) => { if (flowd.exitCode !== null) return r(); flowd.once('exit', r); flowd.kill('SIGTERM'); }));
+let base;
+try {
+  base = await until('flowd to serve', () => {
+    if (flowd.exitCode !== null) throw new Error(`flowd exited ${flowd.exitCode}: ${fs.readFileSync(logPath, 'utf8').slice(-2000)}`);
+    const text = fs.readFileSync(logPath, 'utf8');
+    const listening = text.split('\n').find((l) => l.includes('HTTP API listening'));
+    return text.includes('flowd running') && listening && JSON.parse(listening).url.replace(/\/api\/v1$/, '');
+  }, 60000);
+} catch (e) {
+  console.log(`FAIL: flowd start: ${e.message}\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
+  await cleanup();
+  process.exit(1);
+}
+
+async function api(method, p, body) {
+  const res = await fetch(`${base}/api/v1/${p}`, {
+    method, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+const start = (workflow, input, extra = {}) => api('POST', 'executions', { workflow, input, ...extra });
+const statusOf = async (id) => (await api('GET', `executions/${encodeURIComponent(id)}`)).status;
+const ended = (s) => ['completed', 'failed', 'cancelled', 'timed_out'].includes(s);
+
+// --- the browser ----------------------------------------------------------------------------------
+const browser = await puppeteer.launch({
+  executablePath: chromium,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${path.join(tmp, 'chromium')}`],
+});
+cleanups.push(() => browser.close());
+const page = await browser.newPage();
+await page.setViewport({ width: 1280, height: 900 });
+const consoleErrors = [];
+page.on('pageerror', (e) => consoleErrors.push(String(e)));
+page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) consoleErrors.push(m.text()); });
+// Failed requests by URL: an unexpected 404 or 500 is an error of the page.
+page.on('response', (r) => {
+  const expected = r.status() === 401 || (r.status() === 403 && forbidding) || (r.status() === 404 && /\/api\/v1\/executions\/[^/]+$/.test(r.url()) && searching);
+  if (r.status() >= 400 && !expected) consoleErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+});
+let searching = false, forbidding = false;
+const shot = async (name, fullPage = true) => {
+  await page.evaluate(() => window.scrollTo(0, 0));  // the sticky header stays on top
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
+};
+const open = async (hash) => { await page.evaluate((h) => { location.hash = h; }, hash); };
+
+try {
+  // Executions the pages show.
+  const card = await start('console-demo', { orderId: 'A-1', method: 'card', items: [{ sku: 'tea' }, { sku: 'cup' }, { sku: 'pot' }] }, { dedupeKey: 'order-A-1' });
+  const invoice = await start('console-demo', { orderId: 'B-2', method: 'invoice', items: [{ sku: 'mug' }] });
+  const hold = await start('console-slow', { duration: '10m' });
+  for (const id of [card.id, invoice.id]) await until(`${id} to end`, async () => ended(await statusOf(id)));
+
+  await check('the page asks for the token and accepts it', async () => {
+    await page.goto(`${base}/`, { waitUntil: 'load' });
+    await page.waitForSelector('#token', { timeout: 15000 });
+    await page.type('#token', TOKEN);
+    await page.click('.token button[type=submit]');
+    await page.waitForSelector('.cards .card', { timeout: 15000 });
+  });
+
+  await check('overview shows in-flight executions from /metrics', async () => {
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-metric="In flight"]')].some((e) => e.textContent.trim() !== '…'), { timeout: 15000 });
+    const inFlight = await page.$eval('[data-metric="In flight"]', (e) => Number(e.textContent));
+    assert(inFlight >= 1, `in flight ${inFlight}, the held execution runs`);
+    // Two samples give the per-minute rates.
+    await page.waitForFunction(() => document.querySelector('[data-metric="Started / min"]').textContent.trim() !== '…', { timeout: 20000 });
+    await shot('overview');
+  });
+
+  await check('executions list shows every execution with counts by status', async () => {
+    await open('#/executions');
+    await page.waitForSelector('table.list tbody tr[data-id]', { timeout: 15000 });
+    const ids = await page.$$eval('table.list tbody tr[data-id]', (rows) => rows.map((r) => r.dataset.id));
+    const all = (await api('GET', 'executions?limit=500')).items.map((x) => x.id);
+    eq([...ids].sort(), [...all].sort(), 'ids in the table');
+    for (const id of [card.id, invoice.id, hold.id]) assert(ids.includes(id), `${id} listed`);
+    assert(ids.some((id) => id.startsWith(`${invoice.id}.route`)), 'the sub-workflow child is listed');
+    const counts = await api('GET', 'executions/counts');
+    await page.waitForFunction((n) => document.querySelector('[data-count=total]')?.textContent === String(n), { timeout: 10000 }, counts.total);
+    const running = await page.$eval('[data-count=running]', (e) => Number(e.textContent));
+    eq(running, counts.counts.running, 'running count');
+    await shot('executions');
+  });
+
+  await check('executions list filters by workflow and by dedupe key', async () => {
+    await page.select('select[name=workflow]', 'console-slow');
+    await page.waitForFunction((id) => {
+      const rows = [...document.querySelectorAll('table.list tbody tr[data-id]')];
+      return rows.length === 1 && rows[0].dataset.id === id;
+    }, { timeout: 10000 }, hold.id);
+    await page.select('select[name=workflow]', '');
+    await page.type('input[name=q]', 'order-A-1');
+    await page.keyboard.press('Enter');
+    await page.$eval('input[name=q]', (e) => e.dispatchEvent(new Event('change', { bubbles: true })));
+    await page.waitForFunction((id) => {
+      const rows = [...document.querySelectorAll('table.list tbody tr[data-id]')];
+      return rows.length === 1 && rows[0].dataset.id === id;
+    }, { timeout: 10000 }, card.id);
+  });
+
+  await check('an execution page shows graph, timeline, steps and events', async () => {
+    await open(`#/executions/${encodeURIComponent(card.id)}`);
+    await page.waitForSelector('.graph .node[data-step=notify]', { timeout: 15000 });
+    const exec = await api('GET', `executions/${card.id}`);
+    const classes = await page.$$eval('.graph .node', (ns) => Object.fromEntries(ns.map((n) => [n.dataset.step, n.getAttribute('class')])));
+    for (const step of ['fetch', 'route', 'reserve', 'notify']) {
+      const want = exec.steps[step]?.status || 'not_started';
+      assert(classes[step].includes(`s-${want}`), `node ${step} is ${classes[step]}, API says ${want}`);
+    }
+    await page.waitForFunction(() => document.querySelectorAll('.graph .node[data-step=reserve] .dot').length === 3, { timeout: 10000 });
+    const sub = await page.$eval('.graph .node[data-step=route] .node-sub', (e) => e.textContent);
+    assert(sub.includes('→ card'), `switch shows its case: ${sub}`);
+    await page.waitForFunction((n) => document.querySelector('.events .vlist')?.dataset.rows === String(n), { timeout: 10000 }, exec.version);
+    const waits = await page.$$eval('.tl-span.k-wait', (s) => s.length);
+    assert(waits >= 1, 'the retry backoff is on the timeline');
+    const inline = await page.$eval('#step-fetch', (e) => e.textContent);
+    assert(inline.includes('first call fails') || inline.includes('output'), 'the step error/output is inline');
+    await shot('execution');
+  });
+
+  await check('the sub-workflow child is one click away', async () => {
+    await open(`#/executions/${encodeURIComponent(invoice.id)}`);
+    await page.waitForSelector('.graph .node[data-step=route] a', { timeout: 15000 });
+    await page.click('.graph .node[data-step=route] a');
+    await page.waitForFunction((id) => document.querySelector('.exec-id')?.textContent.startsWith(`${id}.route`), { timeout: 10000 }, invoice.id);
+    await page.waitForSelector('.graph .node[data-step=invoice].s-succeeded', { timeout: 10000 });
+  });
+
+  await check('the time-travel slider shows the state as of event N', async () => {
+    await open(`#/executions/${encodeURIComponent(card.id)}`);
+    await page.waitForSelector('#travel', { timeout: 15000 });
+    const events = (await api('GET', `executions/${card.id}/events?limit=1000`)).items;
+    // The event at which fetch's retry was scheduled: fetch is not done, the rest not started.
+    const n = events.find((e) => e.type === 'StepRetryScheduled').version;
+    const want = (await api('POST', `executions/${card.id}/replay`, { upto: n })).state;
+    await page.$eval('#travel', (el, v) => {
+      el.value = String(v);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }, n);
+    await page.waitForFunction((v, s) => document.querySelector('.travel-info')?.textContent.startsWith(`#${v} `)
+      && document.querySelector('.travel-info').dataset.status === s, { timeout: 10000 }, n, want.status);
+    await page.waitForSelector('.past-note', { timeout: 5000 });
+    const classes = await page.$$eval('.graph .node', (ns) => Object.fromEntries(ns.map((x) => [x.dataset.step, x.getAttribute('class')])));
+    for (const step of ['fetch', 'route', 'reserve', 'notify']) {
+      const s = want.steps[step]?.status || 'not_started';
+      assert(classes[step].includes(`s-${s}`), `as of ${n}: node ${step} is ${classes[step]}, replay says ${s}`);
+    }
+    assert(!classes.notify.includes('s-succeeded'), 'notify has not run at that event');
+    await shot('time-travel', false);
+  });
+
+  await check('a running execution page updates live', async () => {
+    const slow = await start('console-slow', { duration: '2s' });
+    await open(`#/executions/${encodeURIComponent(slow.id)}`);
+    await page.waitForSelector('.exec-head .live', { timeout: 15000 });
+    const before = await page.$eval('[data-testid=version]', (e) => Number(e.textContent));
+    await page.waitForFunction(() => document.querySelector('.exec-head .status')?.textContent === 'completed', { timeout: 30000 });
+    const after = await page.$eval('[data-testid=version]', (e) => Number(e.textContent));
+    const final = await api('GET', `executions/${slow.id}`);
+    eq(final.status, 'completed', 'API status');
+    assert(after === final.version && after > before, `events ${before} -> ${after}, API ${final.version}`);
+    await page.waitForFunction((n) => document.querySelector('.events .vlist')?.dataset.rows === String(n), { timeout: 10000 }, final.version);
+  });
+
+  await check('cancel with confirmation takes effect (checked through the API)', async () => {
+    await open(`#/executions/${encodeURIComponent(hold.id)}`);
+    await page.waitForSelector('.actions button.danger', { timeout: 15000 });
+    await shot('execution-running', false);
+    await page.click('.actions button.danger');
+    await page.waitForSelector('dialog.confirm[open] input[name=reason]', { timeout: 5000 });
+    await page.type('dialog.confirm input[name=reason]', 'console test');
+    await shot('confirm', false);
+    await page.click('dialog.confirm button[data-confirm=cancel]');
+    await until('the execution to be cancelled', async () => (await statusOf(hold.id)) === 'cancelled', 30000);
+    const events = (await api('GET', `executions/${hold.id}/events?limit=1000`)).items;
+    const cancelled = events.find((e) => e.type === 'ExecutionCancelled');
+    assert(cancelled, 'ExecutionCancelled recorded');
+    await page.waitForFunction(() => document.querySelector('.exec-head .status')?.textContent === 'cancelled', { timeout: 15000 });
+    assert(!(await page.$('.actions button.danger')), 'no cancel button once it ended');
+  });
+
+  await check('workflows page: versions, YAML, graph; the start form validates before sending', async () => {
+    await open('#/workflows/console-demo');
+    await page.waitForSelector('form.start', { timeout: 15000 });
+    const yaml = await page.$eval('pre.yaml', (e) => e.textContent);
+    assert(yaml.includes('name: console-demo') && yaml.includes('- id: fetch'), `definition YAML shown: ${yaml.slice(0, 300)}`);
+    const before = (await api('GET', 'executions/counts')).total;
+    await page.click('form.start button[type=submit]');
+    await page.waitForSelector('form.start .problems', { timeout: 5000 });
+    const problems = await page.$eval('form.start .problems', (e) => e.textContent);
+    assert(problems.includes('/orderId: required'), `problems: ${problems}`);
+    eq((await api('GET', 'executions/counts')).total, before, 'nothing was sent');
+    await page.type('#in-orderId', 'C-3');
+    await page.select('#in-method', 'card');
+    await page.type('#in-items', '[{"sku":"jar"}]');
+    await page.click('form.start button[type=submit]');
+    await page.waitForSelector('form.start [role=status] a', { timeout: 10000 });
+    const started = await page.$eval('form.start [role=status] a', (e) => e.textContent);
+    const x = await api('GET', `executions/${started}`);
+    eq(x.input, { orderId: 'C-3', method: 'card', items: [{ sku: 'jar' }] }, 'input sent');
+    await shot('workflow');
+  });
+
+  await check('phone width: the execution page fits and the menu opens', async () => {
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    await open(`#/executions/${encodeURIComponent(card.id)}`);
+    await page.waitForSelector('.graph .node[data-step=notify]', { timeout: 15000 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 1, `page wider than the phone by ${overflow}px`);
+    await shot('execution-phone');
+    await page.click('button.menu');
+    await page.waitForSelector('#nav.open a', { visible: true, timeout: 5000 });
+    await page.setViewport({ width: 1280, height: 900 });
+  });
+
+  await check('keyboard: the step graph nodes are focusable and Enter selects a step', async () => {
+    await page.waitForSelector('.graph .node[data-step=reserve]');
+    await page.$eval('.graph .node[data-step=reserve]', (n) => n.focus());
+    eq(await page.evaluate(() => document.activeElement?.dataset?.step), 'reserve', 'focused node');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#step-reserve.focus', { timeout: 5000 });
+    const labelled = await page.$$eval('.graph .node', (ns) => ns.every((n) => n.getAttribute('aria-label')));
+    assert(labelled, 'every node has an aria-label');
+  });
+
+  await check('large data: 100,000 executions page quickly, 10,000 events render virtualised', async () => {
+    const id = 'bulk-10k';
+    const steps = 5000;
+    psql(dbUrl, `
+      INSERT INTO executions (id, workflow, workflow_version, version, status, terminal, started_at, ended_at)
+        SELECT 'bulk-' || lpad(g::text, 6, '0'), 'console-bulk', 1, 1, 'completed', true,
+               now() - interval '2 hours' + g * interval '10 ms', now() - interval '1 hour'
+        FROM generate_series(1, 100000) g;
+      INSERT INTO executions (id, workflow, workflow_version, version, status, terminal, started_at, ended_at)
+        VALUES ('${id}', 'console-bulk', 1, ${2 * steps + 2}, 'completed', true, now() - interval '1 minute', now());
+      INSERT INTO events (stream_id, stream_version, type, step, attempt, occurred_at, data)
+        SELECT 'execution-${id}', 1, 'ExecutionStarted', NULL, NULL, now() - interval '1 minute',
+               '{"workflow":"console-bulk","version":1,"input":{}}'::jsonb
+        UNION ALL
+        SELECT 'execution-${id}', 1 + g, CASE WHEN g % 2 = 1 THEN 'StepStarted' ELSE 'StepCompleted' END,
+               'loop[' || ((g - 1) / 2) || ']', 1, now() - interval '1 minute' + g * interval '5 ms',
+               CASE WHEN g % 2 = 1 THEN '{}'::jsonb ELSE '{"output":{},"durationMs":5}'::jsonb END
+        FROM generate_series(1, ${2 * steps}) g
+        UNION ALL
+        SELECT 'execution-${id}', ${2 * steps + 2}, 'ExecutionCompleted', NULL, NULL, now(), '{"output":{},"durationMs":60000}'::jsonb;
+      ANALYZE executions; ANALYZE events;`);
+    await open('#/');
+    await page.waitForSelector('.cards');
+    let t = Date.now();
+    await open('#/executions?workflow=console-bulk');
+    await page.waitForFunction(() => document.querySelectorAll('table.list tbody tr[data-id^="bulk-"]').length === 50, { timeout: 30000 });
+    const listMs = Date.now() - t;
+    figures.push(`FIGURE console_list_first_page_100k ${listMs} ms`);
+    await page.waitForFunction(() => Number(document.querySelector('[data-count=total]')?.textContent) >= 100001, { timeout: 30000 });
+    assert(listMs < 5000, `first page of 100,000 took ${listMs} ms`);
+    await page.click('.pager button:last-of-type');
+    await page.waitForFunction(() => document.querySelector('.pager span')?.textContent.startsWith('page 2'), { timeout: 10000 });
+
+    t = Date.now();
+    await open(`#/executions/${id}`);
+    await page.waitForFunction((n) => document.querySelector('.events .vlist')?.dataset.rows === String(n), { timeout: 60000 }, 2 * steps + 2);
+    await page.waitForSelector('.timeline .vlist');
+    const renderMs = Date.now() - t;
+    figures.push(`FIGURE console_execution_10k_events_render ${renderMs} ms`);
+    const domRows = await page.$$eval('.vrow', (r) => r.length);
+    assert(domRows < 200, `${domRows} rows in the DOM: the lists are not virtualised`);
+    // The page still answers: a frame is drawn within a second after scrolling the event list.
+    t = Date.now();
+    await page.$eval('.events .vlist', (e) => { e.scrollTop = e.scrollHeight; e.dispatchEvent(new Event('scroll')); });
+    await page.waitForFunction((n) => [...document.querySelectorAll('.events .ev-v')].some((e) => e.textContent === `#${n}`), { timeout: 5000 }, 2 * steps + 2);
+    figures.push(`FIGURE console_scroll_to_last_event ${Date.now() - t} ms`);
+    await shot('execution-10k-events', false);
+  });
+
+  await check('actions: whoami says what the token may do, and the page follows it', async () => {
+    const who = await api('GET', 'whoami');
+    assert(typeof who.canAct === 'boolean' && who.role, `whoami ${JSON.stringify(who)}`);
+    await open('#/executions');
+    await page.waitForSelector('.who');
+    const shown = await page.$eval('.who', (e) => e.dataset.role);
+    eq(shown, who.role, 'role shown');
+    // A token that may not act sees no action buttons: the page hides them when canAct is false.
+    await page.setRequestInterception(true);
+    const handler = (req) => (req.url().endsWith('/api/v1/whoami')
+      ? req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify({ role: 'reader', canAct: false }) })
+      : req.continue());
+    page.on('request', handler);
+    await page.reload({ waitUntil: 'load' });
+    await open(`#/executions/${encodeURIComponent(card.id)}`);
+    await page.waitForSelector('.graph .node[data-step=notify]', { timeout: 15000 });
+    assert(!(await page.$('.actions')), 'no action toolbar for a reader');
+    await open('#/workflows/console-demo');
+    await page.waitForSelector('pre.yaml', { timeout: 15000 });
+    assert(!(await page.$('form.start')), 'no start form for a reader');
+    page.off('request', handler);
+    await page.setRequestInterception(false);
+  });
+
+  await check('an action answered 403 hides every action button', async () => {
+    const x = await start('console-slow', { duration: '10m' });
+    await page.setRequestInterception(true);
+    forbidding = true;
+    const handler = (req) => (req.method() === 'POST' && req.url().endsWith('/pause')
+      ? req.respond({ status: 403, contentType: 'application/json', body: JSON.stringify({ error: { code: 'PERMISSION_DENIED', message: 'this token may only read' } }) })
+      : req.continue());
+    page.on('request', handler);
+    try {
+      await page.reload({ waitUntil: 'load' });
+      await open(`#/executions/${encodeURIComponent(x.id)}`);
+      await page.waitForSelector('.actions button', { timeout: 15000 });
+      const [pause] = await page.$$('xpath/.//div[contains(@class,"actions")]/button[text()="Pause"]');
+      assert(pause, 'a Pause button');
+      await pause.click();
+      await page.waitForSelector('dialog.confirm[open] button[data-confirm=pause]', { timeout: 5000 });
+      await page.click('dialog.confirm button[data-confirm=pause]');
+      await page.waitForSelector('dialog.confirm [role=alert]', { timeout: 10000 });
+      await page.waitForFunction(() => !document.querySelector('.actions'), { timeout: 10000 });
+      eq(await statusOf(x.id), 'running', 'nothing was paused');
+    } finally {
+      page.off('request', handler);
+      await page.setRequestInterception(false);
+      forbidding = false;
+      await api('POST', `executions/${x.id}/cancel`, { reason: 'test cleanup' });
+    }
+  });
+
+  await check('no script errors in the page', async () => {
+    const real = consoleErrors;
+    assert(!real.length, real.join(' | '));
+  });
+} catch (e) {
+  fail('unexpected', e.stack);
+} finally {
+  await cleanup();
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+for (const f of figures) console.log(f);
+console.log(`screenshots: ${shots}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,329 @@
+// Secrets and API roles on the real flowd binary.
+//
+// Secrets: a step sends secrets (one from FLOWD_SECRET_<NAME>, one from a file in secrets.dir) in
+// http headers to a test server that echoes them back; a step fails with a secret in its error
+// text; a step names a secret nobody set. The called server sees the values; afterwards no table
+// (events, executions, dead_letters, snapshots, ...), no outbox record on flowd.events, no log
+// line and no API answer contains them, and SecretAccessed names each access.
+//
+// Roles: every endpoint with no token, a reader token and an operator token (table-driven), the
+// actor of what each token caused, and the legacy http.token as an operator.
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "flowd/engine/json.h"
+#include "http_call.h"
+#include "http_test_server.h"
+#include "postgres_fixture.h"
+#include "webhooks/signature.h"
+
+using namespace flowd;
+using namespace flowd::testing;
+using boost::beast::http::verb;
+
+namespace {
+
+// Rows of every table of the database whose text contains `needle` (dynamic SQL via
+// query_to_xml, so no table is forgotten).
+std::string rows_containing(const PostgresDatabase& db, const std::string& needle) {
+  return db.query(
+      "SELECT coalesce(sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM "
+      "%I t WHERE t::text LIKE %L', tablename, '%" +
+      needle +
+      "%'), false, true, '')))[1]::text::int), 0) FROM pg_tables WHERE schemaname = "
+      "'public'");
+}
+
+std::pair<int, std::string> run(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// An echo server on its own thread: answers every request with its Authorization and X-File
+// headers in a JSON body.
+struct EchoServer {
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+  HttpTestServer server{io, [](const HttpTestServer::Request& req, HttpTestServer::Responder res) {
+                          HttpTestServer::Response r{boost::beast::http::status::ok, 11};
+                          r.set(boost::beast::http::field::content_type, "application/json");
+                          r.body() = Json{{"auth", std::string(req["Authorization"])},
+                                          {"file", std::string(req["X-File"])}}
+                                         .dump();
+                          r.prepare_payload();
+                          res(std::move(r));
+                        }};
+  std::vector<std::string> seen;
+  std::thread thread{[this] { io.run(); }};
+  ~EchoServer() {
+    boost::asio::post(io, [this] { server.stop(); });
+    work.reset();
+    thread.join();
+  }
+};
+
+std::string wait_terminal(const PostgresDatabase& db, const std::string& id) {
+  std::string status;
+  eventually(
+      [&] {
+        status = db.query("SELECT status FROM executions WHERE id = '" + id + "' AND terminal");
+        return !status.empty();
+      },
+      std::chrono::seconds(60));
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("Secrets reach the called system and nothing that is stored, logged or answered",
+          "[integration][secrets]") {
+  PostgresDatabase db;
+  auto dir = fresh_dir("secrets_e2e");
+  const std::string env_secret = "env-s3cret-" + webhooks::sha256_hex(db.name()).substr(0, 16);
+  const std::string file_secret = "file-s3cret-" + webhooks::sha256_hex(db.url()).substr(0, 16);
+  std::filesystem::create_directories(dir / "secrets");
+  write_file(dir / "secrets" / "FILE_TOKEN", file_secret + "\n");
+  EchoServer echo;
+  std::filesystem::create_directories(dir / "workflows");
+  write_file(dir / "workflows" / "calls.yaml", R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: secret-call, version: 1}
+spec:
+  steps:
+    - id: call
+      type: http
+      with:
+        url: ")" + echo.server.url("/echo") + R"("
+        headers: {Authorization: "Bearer {{ secrets.API_TOKEN }}", X-File: "{{ secrets.FILE_TOKEN }}"}
+)");
+  write_file(dir / "workflows" / "fails.yaml", R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: secret-fail, version: 1}
+spec:
+  steps:
+    - {id: boom, type: fail, with: {code: EXTERNAL, message: "upstream refused {{ secrets.API_TOKEN }}"}}
+)");
+  write_file(dir / "workflows" / "missing.yaml", R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: secret-missing, version: 1}
+spec:
+  steps:
+    - {id: call, type: http, with: {url: "http://127.0.0.1:9/", headers: {X-Key: "{{ secrets.NOT_SET }}"}}}
+)");
+  FlowdProcess flowd({"--database", db.url(), "--workflows", (dir / "workflows").string()},
+                     {{"FLOWD_HTTP_LISTEN", "127.0.0.1:0"},
+                      {"FLOWD_KAFKA_BOOTSTRAP_FILE", (dir / "broker").string()},
+                      {"FLOWD_ENGINE_INSTANCE_ID", "secrets-test"},
+                      {"FLOWD_SECRET_API_TOKEN", env_secret},
+                      {"FLOWD_SECRETS_DIR", (dir / "secrets").string()},
+                      {"FLOWD_LOG_LEVEL", "debug"}},
+                     (dir / "flowd.log").string());
+  REQUIRE(flowd.wait_running());
+  const auto port = api_port(flowd);
+  auto start = [&](const std::string& workflow) {
+    auto r = http_call(port, verb::post, "/api/v1/executions",
+                       Json{{"workflow", workflow}, {"input", Json::object()}}.dump());
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.json()["id"].get<std::string>();
+  };
+  const std::string call = start("secret-call");
+  const std::string failed = start("secret-fail");
+  const std::string missing = start("secret-missing");
+  CHECK(wait_terminal(db, call) == "completed");
+  CHECK(wait_terminal(db, failed) == "failed");
+  CHECK(wait_terminal(db, missing) == "failed");
+
+  // The called system got the real values; the step's output has them masked.
+  REQUIRE(echo.server.requests().size() >= 1);
+  CHECK(std::string(echo.server.requests()[0]["Authorization"]) == "Bearer " + env_secret);
+  CHECK(std::string(echo.server.requests()[0]["X-File"]) == file_secret);
+  CHECK(db.query("SELECT count(*) FROM events WHERE stream_id = 'execution-" + call +
+                 "' AND type = 'StepCompleted' AND (data->'output')::text LIKE '%Bearer ***%'") ==
+        "1");
+  CHECK(db.query("SELECT data->'error'->>'message' FROM events WHERE stream_id = 'execution-" +
+                 failed + "' AND type = 'ExecutionFailed'") == "upstream refused ***");
+  auto missing_error = db.query("SELECT error::text FROM executions WHERE id = '" + missing + "'");
+  CHECK(missing_error.find("PERMISSION_DENIED") != std::string::npos);
+  CHECK(missing_error.find("NOT_SET") != std::string::npos);
+
+  // Each resolution is audited by name.
+  CHECK(db.query("SELECT string_agg(data->>'name', ',' ORDER BY data->>'name') FROM events WHERE "
+                 "stream_id = 'execution-" +
+                 call + "' AND type = 'SecretAccessed'") == "API_TOKEN,FILE_TOKEN");
+  CHECK(db.query("SELECT step FROM events WHERE stream_id = 'execution-" + call +
+                 "' AND type = 'SecretAccessed' LIMIT 1") == "call");
+
+  // Stored: nowhere, in any table.
+  CHECK(rows_containing(db, env_secret) == "0");
+  CHECK(rows_containing(db, file_secret) == "0");
+  CHECK(rows_containing(db, "secrets.API_TOKEN") != "0");  // the scan works: templates are there
+
+  // Answered: nowhere in what the API gives back.
+  for (const auto& id : {call, failed, missing}) {
+    for (const std::string& path :
+         {"/api/v1/executions/" + id, "/api/v1/executions/" + id + "/events",
+          "/api/v1/executions/" + id + "/audit", "/api/v1/executions/" + id + "/replay"}) {
+      auto r = http_call(port, path.ends_with("replay") ? verb::post : verb::get, path);
+      INFO(path << ": " << r.body);
+      CHECK(r.status == 200);
+      CHECK(r.body.find(env_secret) == std::string::npos);
+      CHECK(r.body.find(file_secret) == std::string::npos);
+    }
+  }
+  auto audit = http_call(port, verb::get, "/api/v1/executions/" + call + "/audit").json();
+  CHECK(audit["secretsAccessed"].size() == 2);
+  CHECK(audit["steps"][0]["secrets"].dump().find("API_TOKEN") != std::string::npos);
+
+  // Published: nowhere on the outbox topic (once the relay has sent the last execution's end).
+  std::string brokers = read_file(dir / "broker");
+  while (!brokers.empty() && std::isspace(static_cast<unsigned char>(brokers.back())))
+    brokers.pop_back();
+  std::string topic;
+  REQUIRE(eventually(
+      [&] {
+        topic = run(std::string(FLOWD_KCAT) + " -C -q -e -o beginning -b " + brokers +
+                    " -t flowd.events 2>/dev/null")
+                    .second;
+        return topic.find(missing) != std::string::npos && topic.find(call) != std::string::npos &&
+               topic.find(failed) != std::string::npos &&
+               topic.find("upstream refused ***") != std::string::npos;
+      },
+      std::chrono::seconds(60)));
+  CHECK(topic.find(env_secret) == std::string::npos);
+  CHECK(topic.find(file_secret) == std::string::npos);
+
+  // Logged: nowhere (debug level, so every line flowd writes).
+  CHECK(flowd.stop(SIGTERM) == 0);
+  auto log = read_file(dir / "flowd.log");
+  CHECK(log.find(env_secret) == std::string::npos);
+  CHECK(log.find(file_secret) == std::string::npos);
+}
+
+TEST_CASE("API roles: no token, reader and operator on every endpoint", "[integration][roles]") {
+  PostgresDatabase db;
+  auto dir = fresh_dir("roles_e2e");
+  std::filesystem::create_directories(dir / "workflows");
+  write_file(dir / "workflows" / "wait.yaml", R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: slow, version: 1}
+spec:
+  steps:
+    - {id: nap, type: sleep, with: {duration: 1h}}
+)");
+  const std::string reader = "reader-token-1", op = "operator-token-1", legacy = "legacy-token-1";
+  FlowdProcess flowd({"--database", db.url(), "--workflows", (dir / "workflows").string()},
+                     {{"FLOWD_HTTP_LISTEN", "127.0.0.1:0"},
+                      {"FLOWD_KAFKA_BOOTSTRAP_FILE", (dir / "broker").string()},
+                      {"FLOWD_ENGINE_INSTANCE_ID", "roles-test"},
+                      {"FLOWD_HTTP_TOKEN", legacy},
+                      {"FLOWD_HTTP_TOKENS", "ci:reader:" + webhooks::sha256_hex(reader) +
+                                                ",ops:operator:" + webhooks::sha256_hex(op)}},
+                     (dir / "flowd.log").string());
+  REQUIRE(flowd.wait_running());
+  const auto port = api_port(flowd);
+  auto as = [](const std::string& token) {
+    return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + token}};
+  };
+  auto started = http_call(port, verb::post, "/api/v1/executions",
+                           Json{{"workflow", "slow"}, {"input", Json::object()}}.dump(), as(op));
+  REQUIRE(started.status == 201);
+  const std::string id = started.json()["id"].get<std::string>();
+  const std::string x = "/api/v1/executions/" + id;
+  const std::string def =
+      R"({"apiVersion":"flowd/v1","kind":"Workflow","metadata":{"name":"r","version":1},)"
+      R"("spec":{"steps":[{"id":"a","type":"noop"}]}})";
+
+  struct Endpoint {
+    verb method;
+    std::string path;
+    std::string body;
+    bool reader;  // a reader may call it
+  } endpoints[] = {
+      {verb::get, "/api/v1/workflows", "", true},
+      {verb::get, "/api/v1/workflows/slow", "", true},
+      {verb::get, "/api/v1/workflows/slow/versions/1", "", true},
+      {verb::post, "/api/v1/workflows/validate", def, true},
+      {verb::get, "/api/v1/executions", "", true},
+      {verb::get, x, "", true},
+      {verb::get, x + "/events", "", true},
+      {verb::get, x + "/audit", "", true},
+      {verb::post, x + "/replay", "", true},
+      {verb::get, "/api/v1/webhooks", "", true},
+      {verb::get, "/metrics", "", true},
+      {verb::post, "/api/v1/workflows", def, false},
+      {verb::post, "/api/v1/executions", R"({"workflow":"slow"})", false},
+      {verb::post, x + "/pause", R"({"reason":"by ops"})", false},
+      {verb::post, x + "/resume", "", false},
+      {verb::post, x + "/rerun", "", false},
+      {verb::post, "/api/v1/admin/retention", R"({"olderThan":"3650d","dryRun":true})", false},
+      {verb::post, x + "/cancel", R"({"reason":"done testing"})", false},
+  };
+  for (const auto& e : endpoints) {
+    INFO(std::string(boost::beast::http::to_string(e.method)) << " " << e.path);
+    auto none = http_call(port, e.method, e.path, e.body);
+    CHECK(none.status == 401);
+    auto bad = http_call(port, e.method, e.path, e.body, as("not-a-token"));
+    CHECK(bad.status == 401);
+    auto r = http_call(port, e.method, e.path, e.body, as(reader));
+    INFO("reader: " << r.body);
+    if (e.reader) {
+      CHECK(r.status / 100 == 2);
+    } else {
+      CHECK(r.status == 403);
+      CHECK(r.json()["error"].value("code", "") == "PERMISSION_DENIED");
+      CHECK(r.json()["error"].value("message", "").find("operator") != std::string::npos);
+    }
+    auto o = http_call(port, e.method, e.path, e.body, as(op));
+    INFO("operator: " << o.body);
+    CHECK(o.status / 100 == 2);
+  }
+  // whoami tells the console what the caller may do: a reader sees no actions.
+  auto who_reader = http_call(port, verb::get, "/api/v1/whoami", {}, as(reader)).json();
+  CHECK(who_reader == Json{{"name", "ci"}, {"role", "reader"}, {"canAct", false}});
+  auto who_operator = http_call(port, verb::get, "/api/v1/whoami", {}, as(op)).json();
+  CHECK(who_operator["role"] == "operator");
+  CHECK(who_operator["canAct"] == true);
+
+  // The legacy single token is an operator named "token".
+  auto legacy_start =
+      http_call(port, verb::post, "/api/v1/executions",
+                Json{{"workflow", "slow"}, {"input", Json::object()}}.dump(), as(legacy));
+  CHECK(legacy_start.status == 201);
+
+  // Actors: the start and the commands carry the token's name.
+  CHECK(db.query("SELECT metadata->>'actor' FROM events WHERE stream_id = 'execution-" + id +
+                 "' AND stream_version = 1") == "ops");
+  CHECK(db.query("SELECT string_agg(DISTINCT actor, ',') FROM execution_commands WHERE "
+                 "execution_id = '" +
+                 id + "'") == "ops");
+  CHECK(wait_terminal(db, id) == "cancelled");
+  auto audit = http_call(port, verb::get, x + "/audit", {}, as(reader)).json();
+  CHECK(audit["startedBy"].value("actor", "") == "ops");
+  CHECK(audit["commands"].size() == 3);
+  CHECK(audit["commands"][0].value("reason", "") == "by ops");
+  CHECK(audit["lineage"]["retries"].size() == 1);  // the rerun
+  CHECK(audit.value("outcome", Json::object()).value("status", "") == "cancelled");
+  CHECK(audit["actors"].dump().find("flowd:roles-test") != std::string::npos);
+  if (auto legacy_id = legacy_start.json().value("id", ""); !legacy_id.empty())
+    CHECK(db.query("SELECT metadata->>'actor' FROM events WHERE stream_id = 'execution-" +
+                   legacy_id + "' AND stream_version = 1") == "token");
+
+  // flowctl executions audit: the readable table.
+  auto [code, table] =
+      run(std::string(FLOWD_BIN_DIR) + "/flowctl executions audit " + id +
+          " --server http://127.0.0.1:" + std::to_string(port) + " --token " + reader + " 2>&1");
+  INFO(table);
+  CHECK(code == 0);
+  CHECK(table.find("started") != std::string::npos);
+  CHECK(table.find("by ops") != std::string::npos);
+  CHECK(table.find("COMMANDS") != std::string::npos);
+  CHECK(flowd.stop(SIGTERM) == 0);
+}
