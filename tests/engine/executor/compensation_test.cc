@@ -215,3 +215,32 @@ TEST_CASE("Definitions check compensate, deadLetter and onFailure", "[engine][co
     }
   }
 }
+
+TEST_CASE("A compensation resolves its secrets for its attempt only, audited and masked",
+          "[engine][compensation][secrets]") {
+  Harness h;  // secrets: TOKEN = s3cret
+  auto s = h.run(wf(R"(
+  steps:
+    - id: a
+      type: noop
+      compensate: {type: fail, with: {code: EXTERNAL, message: "undo refused {{ secrets.TOKEN }}"}}
+    - {id: b, dependsOn: [a], type: fail, with: {code: EXTERNAL, message: "b broke"}}
+)"),
+                 Json::object());
+  REQUIRE(s.status == ExecutionStatus::kFailed);
+  CHECK(compensations(h, s.id) ==
+        std::vector<std::string>{"CompensationStarted:a", "CompensationFailed:a"});
+  bool accessed = false;
+  for (const Event& e : h.log.read(s.id)) {
+    INFO(to_string(e.type) << " " << e.data.dump());
+    CHECK(e.data.dump().find("s3cret") == std::string::npos);
+    if (e.type == EventType::kSecretAccessed) {
+      accessed = true;
+      CHECK(e.step == "a");
+      CHECK(e.data["name"] == "TOKEN");
+    }
+    if (e.type == EventType::kCompensationFailed)
+      CHECK(e.data["error"]["message"] == "undo refused ***");
+  }
+  CHECK(accessed);
+}
