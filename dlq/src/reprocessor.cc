@@ -34,6 +34,48 @@ struct Plan {
   bool republish = false;
 };
 
+// The retries of a letter (dead_letter_retries), in order.
+Json retries_of(pqxx::work& tx, std::int64_t id) {
+  Json out = Json::array();
+  for (const auto& r :
+       tx.exec_params("SELECT retry_number, execution_id, mode, workflow_version, requested_by,"
+                      " flowd_micros(requested_at), flowd_micros(started_at), outcome,"
+                      " flowd_micros(ended_at), batch FROM dead_letter_retries"
+                      " WHERE dead_letter_id = $1 ORDER BY retry_number",
+                      id)) {
+    Json j{{"retryNumber", r[0].as<int>()},
+           {"mode", r[2].as<std::string>()},
+           {"requestedBy", r[4].as<std::string>()},
+           {"requestedAt", *micros_text(r[5])}};
+    if (r[2].as<std::string>() != "republish") j["executionId"] = r[1].as<std::string>();
+    if (!r[3].is_null()) j["workflowVersion"] = r[3].as<int>();
+    if (auto t = micros_text(r[6])) j["startedAt"] = *t;
+    j["outcome"] = r[7].is_null() ? Json("running") : Json(r[7].as<std::string>());
+    if (auto t = micros_text(r[8])) j["endedAt"] = *t;
+    if (!r[9].is_null()) j["batch"] = r[9].as<std::string>();
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// Every action on a letter (dead_letter_events: who, what, why, when), oldest first.
+Json actions_of(pqxx::work& tx, std::int64_t id) {
+  Json out = Json::array();
+  for (const auto& r :
+       tx.exec_params("SELECT position, type, actor, reason, data::text, flowd_micros(occurred_at)"
+                      " FROM dead_letter_events WHERE dead_letter_id = $1 ORDER BY position",
+                      id)) {
+    Json j{{"position", r[0].as<std::int64_t>()},
+           {"type", r[1].as<std::string>()},
+           {"actor", r[2].as<std::string>()},
+           {"time", *micros_text(r[5])},
+           {"data", Json::parse(r[4].as<std::string>())}};
+    if (!r[3].is_null()) j["reason"] = r[3].as<std::string>();
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 }  // namespace
 
 Json to_json(const DeadLetter& d) {
@@ -473,36 +515,8 @@ class Reprocessor::Impl {
     Json out{{"deadLetter", to_json(d)}, {"retries", Json::array()}, {"audit", Json::array()}};
     auto read = letters_.transact("show", [&](void* w) {
       auto& tx = *static_cast<pqxx::work*>(w);
-      for (const auto& r :
-           tx.exec_params("SELECT retry_number, execution_id, mode, workflow_version, requested_by,"
-                          " flowd_micros(requested_at), flowd_micros(started_at), outcome,"
-                          " flowd_micros(ended_at), batch FROM dead_letter_retries"
-                          " WHERE dead_letter_id = $1 ORDER BY retry_number",
-                          id)) {
-        Json j{{"retryNumber", r[0].as<int>()},
-               {"mode", r[2].as<std::string>()},
-               {"requestedBy", r[4].as<std::string>()},
-               {"requestedAt", *micros_text(r[5])}};
-        if (r[2].as<std::string>() != "republish") j["executionId"] = r[1].as<std::string>();
-        if (!r[3].is_null()) j["workflowVersion"] = r[3].as<int>();
-        if (auto t = micros_text(r[6])) j["startedAt"] = *t;
-        j["outcome"] = r[7].is_null() ? Json("running") : Json(r[7].as<std::string>());
-        if (auto t = micros_text(r[8])) j["endedAt"] = *t;
-        if (!r[9].is_null()) j["batch"] = r[9].as<std::string>();
-        out["retries"].push_back(std::move(j));
-      }
-      for (const auto& r : tx.exec_params(
-               "SELECT position, type, actor, reason, data::text, flowd_micros(occurred_at)"
-               " FROM dead_letter_events WHERE dead_letter_id = $1 ORDER BY position",
-               id)) {
-        Json j{{"position", r[0].as<std::int64_t>()},
-               {"type", r[1].as<std::string>()},
-               {"actor", r[2].as<std::string>()},
-               {"time", *micros_text(r[5])},
-               {"data", Json::parse(r[4].as<std::string>())}};
-        if (!r[3].is_null()) j["reason"] = r[3].as<std::string>();
-        out["audit"].push_back(std::move(j));
-      }
+      out["retries"] = retries_of(tx, id);
+      out["audit"] = actions_of(tx, id);
     });
     if (!read) return tl::unexpected(read.error());
     if (d.kind == DeadLetterKind::kExecution && !d.execution_id.empty()) {
@@ -675,6 +689,43 @@ Result<Json> Reprocessor::stats() {
 }
 Result<Json> Reprocessor::batch_progress(const std::string& batch) {
   return impl_->batch_progress(batch);
+}
+
+Result<Json> dead_letters_of_execution(DeadLetterStore& letters, const std::string& execution_id) {
+  Json out = Json::array();
+  auto read = letters.transact("execution audit", [&](void* w) {
+    auto& tx = *static_cast<pqxx::work*>(w);
+    // The letter its failure made, and the letter it is a retry of (with that retry's number).
+    for (const auto& ref :
+         tx.exec_params("SELECT id, NULL::int FROM dead_letters WHERE execution_id = $1 UNION ALL"
+                        " SELECT dead_letter_id, retry_number FROM dead_letter_retries"
+                        " WHERE execution_id = $1 ORDER BY 1",
+                        execution_id)) {
+      auto rows = tx.exec_params(
+          std::string("SELECT ") + dead_letter_columns() + " FROM dead_letters WHERE id = $1",
+          ref[0].as<std::int64_t>());
+      if (rows.empty()) continue;
+      const DeadLetter d = read_dead_letter_row(rows[0]);
+      const auto number = ref[1];
+      Json j{{"id", d.id},
+             {"relation", number.is_null() ? "failed" : "retry"},
+             {"kind", to_string(d.kind)},
+             {"state", to_string(d.status)},
+             {"errorCode", d.reason_code},
+             {"errorMessage", d.reason_message},
+             {"attempts", d.attempts},
+             {"createdAt", format_time(d.created_at)}};
+      if (!number.is_null()) j["retryNumber"] = number.as<int>();
+      if (!d.execution_id.empty()) j["executionId"] = d.execution_id;
+      if (!d.failed_step.empty()) j["failedStep"] = d.failed_step;
+      if (!d.resolution.empty()) j["resolution"] = d.resolution;
+      j["retries"] = retries_of(tx, d.id);
+      j["actions"] = actions_of(tx, d.id);
+      out.push_back(std::move(j));
+    }
+  });
+  if (!read) return tl::unexpected(read.error());
+  return out;
 }
 
 }  // namespace flowd::dlq

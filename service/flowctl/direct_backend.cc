@@ -3,6 +3,7 @@
 #include "flowd/api/convert.h"
 #include "flowd/dlq/dead_letter_store.h"
 #include "flowd/dlq/dlq_outbox.h"
+#include "flowd/dlq/reprocessor.h"
 #include "flowd/engine/duration.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
@@ -80,6 +81,9 @@ class DirectBackend : public Backend {
     o.actor = "flowctl";
     o.dead_letter_retention = [this](std::chrono::milliseconds older, bool dry) {
       return flowd::dlq::purge_dead_letters(*letters_, older, dry);
+    };
+    o.dead_letter_audit = [this](const std::string& execution_id) {
+      return flowd::dlq::dead_letters_of_execution(*letters_, execution_id);
     };
     return o;
   }

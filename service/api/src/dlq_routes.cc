@@ -19,7 +19,11 @@ tl::unexpected<ApiError> invalid(std::string message, std::string hint = {}) {
   return tl::unexpected(ApiError::invalid_input(std::move(message), std::move(hint)));
 }
 
+// Who acts, for the audit trail: the API token's name, as for execution commands (routes.cc).
+// Only a server without tokens (every caller anonymous) takes the X-Flowd-Actor header flowctl
+// sends, else "api"; with tokens the header is ignored, so no caller can act under another name.
 std::string actor_of(const Request& req) {
+  if (req.principal().authenticated) return req.principal().name;
   std::string actor(req.header("X-Flowd-Actor"));
   if (actor.empty() || actor.size() > 200) return "api";
   return actor;

@@ -18,6 +18,7 @@
 #include "flowd/dlq/dead_letter_projector.h"
 #include "flowd/dlq/dead_letter_store.h"
 #include "flowd/dlq/dlq_outbox.h"
+#include "flowd/dlq/reprocessor.h"
 #include "flowd/engine/actor.h"
 #include "flowd/engine/secrets.h"
 #include "flowd/eventstore/commands.h"
@@ -333,6 +334,9 @@ bool Service::start_http() {
   api::OperationsOptions operations_options;
   operations_options.dead_letter_retention = [this](std::chrono::milliseconds older, bool dry) {
     return dlq::purge_dead_letters(*dead_letters_, older, dry);
+  };
+  operations_options.dead_letter_audit = [this](const std::string& execution_id) {
+    return dlq::dead_letters_of_execution(*dead_letters_, execution_id);
   };
   operations_ = std::make_unique<api::Operations>(*store_, *commands_, operations_options);
   api::ApiOptions api_options;

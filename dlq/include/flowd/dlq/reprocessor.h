@@ -83,4 +83,10 @@ class Reprocessor {
   std::unique_ptr<Impl> impl_;
 };
 
+// The dead letters an execution belongs to, for its audit (GET /api/v1/executions/{id}/audit):
+// the one its failure made ("relation": "failed") and the one it retries ("relation": "retry",
+// with its "retryNumber"), each with its retries (who asked, mode, outcome) and every action on
+// it (dead_letter_events: type, actor, reason, time). [] when none.
+Result<Json> dead_letters_of_execution(DeadLetterStore& letters, const std::string& execution_id);
+
 }  // namespace flowd::dlq

@@ -11,7 +11,9 @@
 //   POST /dlq/retry                bulk: {workflow?, errorCode?, kind?, since?, until?, limit?,
 //                                  pageToken?, dryRun?, batch?, reason?, input?/patch?...}
 //   GET  /dlq/batches/{batch}      a bulk retry's progress
-// The actor of audit events is the X-Flowd-Actor header (flowctl sends the user), else "api".
+// Readers may GET; every POST needs the operator role (http::Server: a non-GET route is not one of
+// ServerOptions::reader_routes). The actor of audit events is the API token's name; a server
+// without tokens takes the X-Flowd-Actor header (flowctl sends the user), else "api".
 // Handlers run on a worker pool of their own; DlqRoutes owns it. Lifecycle as ApiRoutes:
 // shutdown() (or the destructor) before the operations and stores go away.
 #include <memory>

@@ -48,6 +48,9 @@ struct OperationsOptions {
   // its count goes into the answer as "deadLetters". Empty: none.
   std::function<Result<std::int64_t>(std::chrono::milliseconds older_than, bool dry_run)>
       dead_letter_retention;
+  // The dead letters of an execution for audit(): its letter and the one it retries, with their
+  // retries and actions (dlq::dead_letters_of_execution), as "deadLetters". Empty: none.
+  std::function<Result<Json>(const std::string& execution_id)> dead_letter_audit;
 };
 
 struct WorkflowFilter {
@@ -129,7 +132,8 @@ class Operations {
 
   // Who did what: who started it, the input, every step with attempts and durations, the
   // secrets each step accessed (names), commands with actor and reason, retries, fallbacks,
-  // lineage (retryOf, parent, retries and children) and every event's actor (audit.cc).
+  // lineage (retryOf, parent, retries and children), every event's actor and, with
+  // OperationsOptions::dead_letter_audit, its dead letters' retries and actions (audit.cc).
   ApiResult audit(const std::string& id);
   // The webhooks the stored workflows serve: {"items":[{path,url,workflow,...}],"problems"}.
   ApiResult list_webhooks();
