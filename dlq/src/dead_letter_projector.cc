@@ -137,6 +137,23 @@ class DeadLetterProjector::Impl {
     }
   }
 
+  Json masked(Json value) const {
+    if (options_.masker) options_.masker->mask(value);
+    return value;
+  }
+  std::string masked(std::string text) const {
+    return options_.masker ? options_.masker->mask(std::move(text)) : text;
+  }
+
+  // A JSON document's text with its strings masked (unchanged without secrets to mask).
+  std::string masked_json_text(std::string text) const {
+    if (!options_.masker || options_.masker->empty()) return text;
+    Json value = Json::parse(text, nullptr, false);
+    if (value.is_discarded()) return masked(std::move(text));
+    options_.masker->mask(value);
+    return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+
   static Json error_of(const Terminal& t) {
     if (t.type == "ExecutionTimedOut") {
       return Json{{"code", "TIMEOUT"},
@@ -175,7 +192,7 @@ class DeadLetterProjector::Impl {
       }
       return;
     }
-    const Json error = error_of(t);
+    const Json error = masked(error_of(t));
     const std::string step = t.data.is_object() ? t.data.value("step", std::string()) : "";
     auto r = tx.exec_params(
         "UPDATE dead_letters SET status = 'pending', attempts = attempts + 1,"
@@ -193,7 +210,7 @@ class DeadLetterProjector::Impl {
   }
 
   void failed(pqxx::work& tx, const Terminal& t, ProjectionReport& report) {
-    const Json error = error_of(t);
+    const Json error = masked(error_of(t));
     const std::string step = t.data.is_object() ? t.data.value("step", std::string()) : "";
     auto facts = tx.exec_params(kFailureFacts, t.stream_id, step, t.execution_id);
     if (facts.empty()) return;  // no executions row: not an execution this store started
@@ -234,7 +251,7 @@ class DeadLetterProjector::Impl {
         "RETURNING id",
         "execution:" + t.execution_id, code, error.value("message", ""), f[0].as<std::string>(),
         f[1].as<int>(), t.execution_id, step,
-        f[4].is_null() ? std::string("null") : f[4].as<std::string>(), attempts,
+        f[4].is_null() ? std::string("null") : masked_json_text(f[4].as<std::string>()), attempts,
         error.dump(-1, ' ', false, Json::error_handler_t::replace), first, t.time_us,
         trace_id_of(traceparent), topic, partition, offset);
     if (inserted.empty()) return;

@@ -45,8 +45,13 @@ std::size_t DeadLetterPublisher::run_once() {
       std::vector<std::int64_t> delivered;
     };
     auto reports = std::make_shared<Reports>();
-    for (const auto& letter : *letters) {
+    for (auto& letter : *letters) {
       const std::int64_t id = letter.id;
+      if (options_.masker && !options_.masker->empty()) {
+        letter.reason_message = options_.masker->mask(std::move(letter.reason_message));
+        options_.masker->mask(letter.input);
+        options_.masker->mask(letter.last_error);
+      }
       auto sent = producer_->send(dlq::make_dlq_record(letter, options_.topic),
                                   [reports, id](Result<triggers::Delivery> d) {
                                     if (!d) return;

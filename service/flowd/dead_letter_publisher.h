@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "flowd/dlq/dead_letter_store.h"
+#include "flowd/engine/secrets.h"
 #include "flowd/triggers/producer.h"
 
 namespace flowd::service {
@@ -24,6 +25,9 @@ struct DeadLetterPublisherOptions {
   std::chrono::milliseconds poll_interval{200};
   std::size_t batch_size = 500;
   std::function<void(std::string_view level, const std::string& message, const Json& fields)> log;
+  // Secret values this process resolved: masked in what goes to flowd.dlq (the letter's message,
+  // error and input, so also the kafka_dlt-exception-message header). May be null.
+  std::shared_ptr<const SecretMasker> masker;
 };
 
 class DeadLetterPublisher {

@@ -9,6 +9,9 @@
 #include <fstream>
 #include <thread>
 
+#include "flowd/dlq/dead_letter_projector.h"
+#include "flowd/engine/secrets.h"
+#include "flowd/eventstore/event_store.h"
 #include "flowd_process.h"
 #include "postgres_fixture.h"
 
@@ -391,4 +394,48 @@ spec:
       },
       std::chrono::seconds(30)));
   CHECK(c.flowd().stop(SIGTERM) == 0);
+}
+
+TEST_CASE("The projector masks secret values in a dead letter's error, message and input",
+          "[integration][dlq][secrets]") {
+  // The engine masks what it appends; here a value reaches the log unmasked (appended directly),
+  // and the projector, which knows the value, still keeps it out of the dead letter.
+  flowd::testing::PostgresDatabase db;
+  const std::string secret = "projector-s3cret-value";
+  eventstore::StoreOptions options;
+  options.url = db.url();
+  auto store = eventstore::EventStore::open(options);
+  REQUIRE(store);
+  const std::string id = "masked-1";
+  Event started = Event::make(
+      EventType::kExecutionStarted, "", 0,
+      Json{{"workflow", "w"}, {"version", 1}, {"input", {{"token", secret}, {"n", 1}}}});
+  REQUIRE((*store)->start_execution_sync(AppendRequest{id, 0, {started}}, Json::object()));
+  Event failed = Event::make(
+      EventType::kExecutionFailed, "", 0,
+      Json{{"error", {{"code", "EXTERNAL"}, {"message", "refused " + secret}}}, {"step", "call"}});
+  REQUIRE((*store)->append_sync(AppendRequest{id, 1, {failed}}));
+
+  auto masker = std::make_shared<SecretMasker>();
+  masker->remember(secret);
+  dlq::DeadLetterProjectorOptions projector_options;
+  projector_options.url = db.url();
+  projector_options.masker = masker;
+  auto projector = dlq::DeadLetterProjector::open(projector_options);
+  REQUIRE(projector);
+  REQUIRE(eventually([&] {
+    if (!(*projector)->run_once()) return false;
+    return db.query("SELECT count(*) FROM dead_letters WHERE execution_id = '" + id + "'") == "1";
+  }));
+  CHECK(db.query("SELECT reason_message FROM dead_letters WHERE execution_id = '" + id + "'") ==
+        "refused ***");
+  CHECK(db.query("SELECT last_error->>'message' FROM dead_letters WHERE execution_id = '" + id +
+                 "'") == "refused ***");
+  CHECK(db.query(
+            "SELECT (input->>'token') || (input->>'n') FROM dead_letters WHERE execution_id = '" +
+            id + "'") == "***1");
+  CHECK(db.query("SELECT count(*) FROM dead_letters t WHERE t::text LIKE '%" + secret + "%'") ==
+        "0");
+  CHECK(db.query("SELECT count(*) FROM dead_letter_events t WHERE t::text LIKE '%" + secret +
+                 "%'") == "0");
 }

@@ -2,12 +2,16 @@
 //
 // Secrets: a step sends secrets (one from FLOWD_SECRET_<NAME>, one from a file in secrets.dir) in
 // http headers to a test server that echoes them back; a step fails with a secret in its error
-// text; a step names a secret nobody set. The called server sees the values; afterwards no table
-// (events, executions, dead_letters, snapshots, ...), no outbox record on flowd.events, no log
-// line and no API answer contains them, and SecretAccessed names each access.
+// text, after which a compensation fails with the other secret in its error text, and the run is
+// dead-lettered; a step names a secret nobody set. The called server sees the values; afterwards
+// no table (events, executions, dead_letters, dead_letter_events, snapshots, ...), no record on
+// flowd.events or flowd.dlq (value or headers), no log line and no API answer (the dead-letter
+// API's too) contains them, and SecretAccessed names each access.
 //
-// Roles: every endpoint with no token, a reader token and an operator token (table-driven), the
-// actor of what each token caused, and the legacy http.token as an operator.
+// Roles: every endpoint (the dead-letter ones too) with no token, a reader token and an operator
+// token (table-driven), the actor of what each token caused (commands, and every dead-letter
+// action: retry, retry from the failed step, bulk retry, discard, archive), which the execution's
+// audit shows, and the legacy http.token as an operator.
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
@@ -24,6 +28,12 @@ using namespace flowd::testing;
 using boost::beast::http::verb;
 
 namespace {
+
+// Rows of `table` whose text contains `needle`.
+std::string table_rows_containing(const PostgresDatabase& db, const std::string& table,
+                                  const std::string& needle) {
+  return db.query("SELECT count(*) FROM " + table + " t WHERE t::text LIKE '%" + needle + "%'");
+}
 
 // Rows of every table of the database whose text contains `needle` (dynamic SQL via
 // query_to_xml, so no table is forgotten).
@@ -108,7 +118,10 @@ kind: Workflow
 metadata: {name: secret-fail, version: 1}
 spec:
   steps:
-    - {id: boom, type: fail, with: {code: EXTERNAL, message: "upstream refused {{ secrets.API_TOKEN }}"}}
+    - id: reserve
+      type: noop
+      compensate: {type: fail, with: {code: EXTERNAL, message: "release refused {{ secrets.FILE_TOKEN }}"}}
+    - {id: boom, dependsOn: [reserve], type: fail, with: {code: EXTERNAL, message: "upstream refused {{ secrets.API_TOKEN }}"}}
 )");
   write_file(dir / "workflows" / "missing.yaml", R"(apiVersion: flowd/v1
 kind: Workflow
@@ -154,6 +167,34 @@ spec:
   CHECK(missing_error.find("PERMISSION_DENIED") != std::string::npos);
   CHECK(missing_error.find("NOT_SET") != std::string::npos);
 
+  // The compensation failed with the other secret in its error: masked like the step's.
+  CHECK(db.query("SELECT data->'error'->>'message' FROM events WHERE stream_id = 'execution-" +
+                 failed + "' AND type = 'CompensationFailed'") == "release refused ***");
+  CHECK(db.query("SELECT string_agg(data->>'name', ',' ORDER BY stream_version) FROM events "
+                 "WHERE stream_id = 'execution-" +
+                 failed + "' AND type = 'SecretAccessed'") == "API_TOKEN,FILE_TOKEN");
+
+  // The failed runs are dead-lettered (and published to flowd.dlq) with the masked texts.
+  REQUIRE(eventually(
+      [&] {
+        return db.query("SELECT count(*) FROM dead_letters WHERE execution_id IN ('" + failed +
+                        "', '" + missing + "') AND published_at IS NOT NULL") == "2";
+      },
+      std::chrono::seconds(60)));
+  const std::string letter =
+      db.query("SELECT id FROM dead_letters WHERE execution_id = '" + failed + "'");
+  CHECK(db.query("SELECT reason_code || ': ' || reason_message || ' @ ' || failed_step FROM "
+                 "dead_letters WHERE id = " +
+                 letter) == "EXTERNAL: upstream refused *** @ boom");
+  CHECK(db.query("SELECT last_error->>'message' FROM dead_letters WHERE id = " + letter) ==
+        "upstream refused ***");
+  for (const char* table : {"dead_letters", "dead_letter_events", "dead_letter_retries"}) {
+    INFO(table);
+    CHECK(table_rows_containing(db, table, env_secret) == "0");
+    CHECK(table_rows_containing(db, table, file_secret) == "0");
+  }
+  CHECK(table_rows_containing(db, "dead_letters", "upstream refused ***") == "1");
+
   // Each resolution is audited by name.
   CHECK(db.query("SELECT string_agg(data->>'name', ',' ORDER BY data->>'name') FROM events WHERE "
                  "stream_id = 'execution-" +
@@ -178,6 +219,14 @@ spec:
       CHECK(r.body.find(file_secret) == std::string::npos);
     }
   }
+  for (const std::string& path : {std::string("/api/v1/dlq"), "/api/v1/dlq/" + letter}) {
+    auto r = http_call(port, verb::get, path);
+    INFO(path << ": " << r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.find("upstream refused ***") != std::string::npos);
+    CHECK(r.body.find(env_secret) == std::string::npos);
+    CHECK(r.body.find(file_secret) == std::string::npos);
+  }
   auto audit = http_call(port, verb::get, "/api/v1/executions/" + call + "/audit").json();
   CHECK(audit["secretsAccessed"].size() == 2);
   CHECK(audit["steps"][0]["secrets"].dump().find("API_TOKEN") != std::string::npos);
@@ -199,6 +248,21 @@ spec:
       std::chrono::seconds(60)));
   CHECK(topic.find(env_secret) == std::string::npos);
   CHECK(topic.find(file_secret) == std::string::npos);
+  // Nor on flowd.dlq: the letters' values and their headers (kafka_dlt-exception-message, ...).
+  std::string dlq_topic;
+  REQUIRE(eventually(
+      [&] {
+        dlq_topic = run(std::string(FLOWD_KCAT) + " -C -q -e -o beginning -b " + brokers +
+                        " -t flowd.dlq -f '%h|%k|%s\\n' 2>/dev/null")
+                        .second;
+        return dlq_topic.find(failed) != std::string::npos &&
+               dlq_topic.find(missing) != std::string::npos;
+      },
+      std::chrono::seconds(60)));
+  INFO(dlq_topic);
+  CHECK(dlq_topic.find("kafka_dlt-exception-message=upstream refused ***") != std::string::npos);
+  CHECK(dlq_topic.find(env_secret) == std::string::npos);
+  CHECK(dlq_topic.find(file_secret) == std::string::npos);
 
   // Logged: nowhere (debug level, so every line flowd writes).
   CHECK(flowd.stop(SIGTERM) == 0);

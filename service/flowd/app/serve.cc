@@ -378,6 +378,7 @@ bool Service::start_dead_letters() {
   dlq::DeadLetterProjectorOptions options;
   options.url = config_.database.url;
   options.log = log;
+  options.masker = secret_masker_;
   auto projector = dlq::DeadLetterProjector::open(options);
   if (!projector) {
     log_.write("error", "dead-letter projection: " + projector.error().message);
@@ -388,6 +389,7 @@ bool Service::start_dead_letters() {
   service::DeadLetterPublisherOptions publisher;
   publisher.topic = config_.kafka.dlq_topic;
   publisher.log = log;
+  publisher.masker = secret_masker_;
   dlq_publisher_ =
       std::make_unique<service::DeadLetterPublisher>(*dead_letters_, producer_, publisher);
   dlq_publisher_->start();

@@ -33,6 +33,7 @@
 
 #include "flowd/engine/error.h"
 #include "flowd/engine/json.h"
+#include "flowd/engine/secrets.h"
 
 namespace flowd::dlq {
 
@@ -42,6 +43,11 @@ struct DeadLetterProjectorOptions {
   std::size_t scan_limit = 5'000;                // events looked at per batch
   std::chrono::milliseconds poll_interval{100};  // idle wait
   std::function<void(std::string_view level, const std::string& message, const Json& fields)> log;
+  // Secret values this process resolved (flowd/engine/secrets.h): masked ("***") in a letter's
+  // error, message and input, and in its audit data, before they are written. The events are
+  // masked already when appended; this keeps a value that reached them some other way (an
+  // error text, an input) out of dead_letters, flowd.dlq and the dead-letter API too. May be null.
+  std::shared_ptr<const SecretMasker> masker;
 };
 
 struct ProjectionReport {
