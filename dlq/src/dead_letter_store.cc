@@ -2,6 +2,8 @@
 // lists of C strings, bytea as hex text, arrays as one literal value), errors as flowd::Error.
 #include "flowd/dlq/dead_letter_store.h"
 
+#include "rows.h"
+
 #include <deque>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -11,10 +13,12 @@ namespace flowd::dlq {
 
 namespace {
 
-constexpr std::size_t kRowsPerStatement = 500;  // 19 parameters a row, far below 65535
+constexpr std::size_t kRowsPerStatement = 500;  // 22 parameters a row, far below 65535
+constexpr std::size_t kInsertParams = 22;
 
 const char* const kKindNames[] = {"trigger", "execution"};
-const char* const kStatusNames[] = {"pending", "retrying", "retried", "discarded"};
+const char* const kStatusNames[] = {"pending", "retrying", "resolved", "discarded", "archived"};
+constexpr int kStatusCount = 5;
 
 std::string valid_text(std::string_view in);
 
@@ -180,7 +184,8 @@ constexpr const char* kColumns =
     " (SELECT json_agg(encode(v, 'hex') ORDER BY i) FROM unnest(header_values)"
     "    WITH ORDINALITY AS h(v, i))::text,"
     " attempts, last_error::text, retry_execution_id, flowd_micros(published_at),"
-    " flowd_micros(created_at), flowd_micros(updated_at)";
+    " flowd_micros(created_at), flowd_micros(updated_at), flowd_micros(first_failed_at),"
+    " flowd_micros(last_failed_at), trace_id, retries, resolution";
 
 std::string text_or_empty(const pqxx::field& f) {
   return f.is_null() ? std::string() : f.as<std::string>();
@@ -229,10 +234,15 @@ DeadLetter read_letter(const pqxx::row& row) {
   if (!row[23].is_null()) d.published_at = from_micros(row[23].as<std::int64_t>());
   d.created_at = from_micros(row[24].as<std::int64_t>());
   d.updated_at = from_micros(row[25].as<std::int64_t>());
+  if (!row[26].is_null()) d.first_failed_at = from_micros(row[26].as<std::int64_t>());
+  if (!row[27].is_null()) d.last_failed_at = from_micros(row[27].as<std::int64_t>());
+  d.trace_id = text_or_empty(row[28]);
+  d.retries = row[29].as<int>();
+  d.resolution = text_or_empty(row[30]);
   return d;
 }
 
-// Adds the 19 insert parameters of one letter.
+// Adds the 22 insert parameters of one letter.
 void add_insert_params(Params& p, const DeadLetter& d) {
   p.add(std::string(to_string(d.kind)));
   p.add(std::string(to_string(d.status)));
@@ -281,23 +291,36 @@ void add_insert_params(Params& p, const DeadLetter& d) {
     p.add("{}");
     p.add("{}");
   }
+  auto time = [&](const std::optional<TimePoint>& t) {
+    if (t) {
+      p.add(std::to_string(to_micros(*t)));
+    } else {
+      p.add_null();
+    }
+  };
+  time(d.first_failed_at);
+  time(d.last_failed_at ? d.last_failed_at : d.first_failed_at);
+  p.add_optional(d.trace_id);
 }
 
 constexpr const char* kInsertHead =
     "INSERT INTO dead_letters (kind, status, dedupe_key, reason_code, reason_message, workflow,"
     " workflow_version, execution_id, failed_step, input, source_topic, source_partition,"
     " source_offset, source_timestamp, consumer_group, record_key, record_value, header_names,"
-    " header_values) VALUES ";
+    " header_values, first_failed_at, last_failed_at, trace_id) VALUES ";
 
 std::string insert_row_placeholders(std::size_t base) {
-  static const char* const casts[] = {
-      "text", "text", "text",   "text", "text", "text",  "int",   "text",    "text",   "jsonb",
-      "text", "int",  "bigint", "",     "text", "bytea", "bytea", "bytea[]", "bytea[]"};
+  static const char* const casts[] = {"text",    "text", "text", "text",  "text",  "text",
+                                      "int",     "text", "text", "jsonb", "text",  "int",
+                                      "bigint",  "",     "text", "bytea", "bytea", "bytea[]",
+                                      "bytea[]", "",     "",     "text"};
   std::string out = "(";
-  for (std::size_t i = 0; i < 19; ++i) {
+  for (std::size_t i = 0; i < kInsertParams; ++i) {
     if (i > 0) out += ',';
     const std::string n = "$" + std::to_string(base + i + 1);
-    if (i == 13) {
+    if (i == 19 || i == 20) {
+      out += "coalesce(flowd_ts(" + n + "::bigint), now())";
+    } else if (i == 13) {
       out += "flowd_ts(" + n + "::bigint)";
     } else {
       out += n + "::" + casts[i];
@@ -321,7 +344,7 @@ std::optional<DeadLetterKind> parse_dead_letter_kind(std::string_view text) {
   return std::nullopt;
 }
 std::optional<DeadLetterStatus> parse_dead_letter_status(std::string_view text) {
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < kStatusCount; ++i) {
     if (text == kStatusNames[i]) return static_cast<DeadLetterStatus>(i);
   }
   return std::nullopt;
@@ -430,9 +453,19 @@ Result<std::vector<InsertOutcome>> DeadLetterStore::insert_batch(
         add_insert_params(params, letters[i]);
       }
       sql += " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key";
+      std::string created = "{";
       for (const auto& row :
            tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params.values()))) {
         by_key[row[1].as<std::string>()] = InsertOutcome{row[0].as<std::int64_t>(), true};
+        if (created.size() > 1) created += ',';
+        created += row[0].as<std::string>();
+      }
+      created += '}';
+      if (created.size() > 2) {
+        tx.exec_params(
+            "INSERT INTO dead_letter_events (dead_letter_id, type, actor)"
+            " SELECT unnest($1::bigint[]), 'Created', 'flowd'",
+            created);
       }
     }
     // Keys as stored (valid_text), to find the rows that existed already.
@@ -486,6 +519,8 @@ Result<std::vector<DeadLetter>> DeadLetterStore::list(const DeadLetterQuery& que
     opt(query.before_id ? std::optional<std::string>(std::to_string(*query.before_id))
                         : std::nullopt);
     p.add(std::to_string(std::clamp<std::size_t>(query.limit, 1, 10'000)));
+    opt(query.until ? std::optional<std::string>(std::to_string(to_micros(*query.until)))
+                    : std::nullopt);
     const std::string sql =
         std::string("SELECT ") + kColumns +
         " FROM dead_letters WHERE ($1::text IS NULL OR kind = $1)"
@@ -493,6 +528,7 @@ Result<std::vector<DeadLetter>> DeadLetterStore::list(const DeadLetterQuery& que
         " AND ($4::text IS NULL OR reason_code = $4) AND ($5::text IS NULL OR source_topic = $5)"
         " AND ($6::bigint IS NULL OR created_at >= flowd_ts($6::bigint))"
         " AND ($7::bigint IS NULL OR id < $7::bigint)"
+        " AND ($9::bigint IS NULL OR created_at < flowd_ts($9::bigint))"
         " ORDER BY id DESC LIMIT $8::bigint";
     std::vector<DeadLetter> out;
     for (const auto& row : tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()))) {
@@ -512,7 +548,7 @@ Result<std::map<DeadLetterStatus, std::int64_t>> DeadLetterStore::count_by_statu
       p.add_null();
     }
     std::map<DeadLetterStatus, std::int64_t> out;
-    for (int i = 0; i < 4; ++i) out[static_cast<DeadLetterStatus>(i)] = 0;
+    for (int i = 0; i < kStatusCount; ++i) out[static_cast<DeadLetterStatus>(i)] = 0;
     for (const auto& row : tx.exec_params(
              "SELECT status, count(*) FROM dead_letters WHERE ($1::text IS NULL OR kind = $1)"
              " GROUP BY status",
@@ -558,6 +594,41 @@ Result<std::vector<DeadLetter>> DeadLetterStore::list_unpublished(
     }
     return out;
   });
+}
+
+Result<std::vector<DeadLetter>> DeadLetterStore::list_unpublished_of(DeadLetterKind kind,
+                                                                     std::size_t limit) {
+  return impl_->run<std::vector<DeadLetter>>("list unpublished", [&](pqxx::work& tx) {
+    std::vector<DeadLetter> out;
+    for (const auto& row :
+         tx.exec_params(std::string("SELECT ") + kColumns +
+                            " FROM dead_letters WHERE published_at IS NULL AND kind = $1"
+                            " ORDER BY created_at LIMIT $2::bigint",
+                        std::string(to_string(kind)), static_cast<std::int64_t>(limit))) {
+      out.push_back(read_letter(row));
+    }
+    return out;
+  });
+}
+
+Result<void> DeadLetterStore::transact(std::string_view context,
+                                       const std::function<void(void* work)>& f) {
+  auto done = impl_->run<bool>(context, [&](pqxx::work& tx) {
+    f(&tx);
+    return true;
+  });
+  if (!done) return tl::unexpected(done.error());
+  return {};
+}
+
+DeadLetter read_dead_letter_row(const pqxx::row& row) {
+  return read_letter(row);
+}
+const char* dead_letter_columns() {
+  return kColumns;
+}
+Error translate_database_error(const std::exception& e, std::string_view context) {
+  return translate(e, context);
 }
 
 }  // namespace flowd::dlq

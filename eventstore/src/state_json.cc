@@ -48,7 +48,8 @@ Json snapshot_to_json(const ExecutionState& state) {
                        {"fallback", step.fallback},
                        {"firstStarted", nanos(step.first_started)},
                        {"ended", nanos(step.ended)},
-                       {"durationMs", step.duration_ms}};
+                       {"durationMs", step.duration_ms},
+                       {"completedVersion", step.completed_version}};
     // Durable timers: a resume from this snapshot waits what is left of them (engine/timers.h).
     if (step.due_at != TimePoint{}) steps[path]["dueAt"] = nanos(step.due_at);
     if (step.deadline != TimePoint{}) steps[path]["deadline"] = nanos(step.deadline);
@@ -77,7 +78,9 @@ Json snapshot_to_json(const ExecutionState& state) {
               {"ended", nanos(state.ended)},
               {"deadline", nanos(state.deadline)},
               {"version", state.version},
-              {"steps", std::move(steps)}};
+              {"steps", std::move(steps)},
+              {"compensations", state.compensations},
+              {"compensationAttempts", state.compensation_attempts}};
 }
 
 Result<ExecutionState> snapshot_from_json(const Json& json) {
@@ -115,6 +118,7 @@ Result<ExecutionState> snapshot_from_json(const Json& json) {
       step.first_started = time_of(value.at("firstStarted"));
       step.ended = time_of(value.at("ended"));
       step.duration_ms = value.at("durationMs").get<std::int64_t>();
+      step.completed_version = value.value("completedVersion", std::int64_t{0});
       if (auto it = value.find("dueAt"); it != value.end()) step.due_at = time_of(*it);
       if (auto it = value.find("deadline"); it != value.end()) step.deadline = time_of(*it);
       if (auto it = value.find("retryDue"); it != value.end()) step.retry_due = time_of(*it);
@@ -132,6 +136,10 @@ Result<ExecutionState> snapshot_from_json(const Json& json) {
       }
       state.steps.emplace(path, std::move(step));
     }
+    if (auto c = json.find("compensations"); c != json.end() && c->is_object())
+      for (const auto& [path, status] : c->items()) state.compensations[path] = status;
+    if (auto c = json.find("compensationAttempts"); c != json.end() && c->is_object())
+      for (const auto& [path, n] : c->items()) state.compensation_attempts[path] = n;
     return state;
   } catch (const Json::exception& e) {
     return fail(ErrorCode::kInternal, std::string("snapshot: ") + e.what());

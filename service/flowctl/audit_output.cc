@@ -70,6 +70,25 @@ void print_audit(const Json& a) {
     std::cout << fmt::format("  {:<24} {:<7} by {:<20} reason {:<24} -> {}\n", text(c, "createdAt"),
                              text(c, "command"), text(c, "actor"), text(c, "reason", "\"\""),
                              text(c, "result", "pending"));
+  if (a.contains("deadLetters") && !a["deadLetters"].empty()) {
+    // Its dead letter (or the one it retries): every retry and action, by whom and why.
+    std::cout << "\nDEAD LETTERS\n";
+    for (const auto& d : a["deadLetters"]) {
+      std::cout << fmt::format("  {} {}  {}  {}: {}", text(d, "id"), text(d, "relation"),
+                               text(d, "state"), text(d, "errorCode"),
+                               text(d, "errorMessage").substr(0, 60));
+      if (d.contains("retryNumber")) std::cout << "  (this is retry " << d["retryNumber"] << ")";
+      std::cout << "\n";
+      for (const auto& r : d["retries"])
+        std::cout << fmt::format("    retry {:<3} {:<24} by {:<20} {:<16} {} -> {}\n",
+                                 text(r, "retryNumber"), text(r, "requestedAt"),
+                                 text(r, "requestedBy"), text(r, "mode"), text(r, "executionId"),
+                                 text(r, "outcome"));
+      for (const auto& x : d["actions"])
+        std::cout << fmt::format("    {:<24} {:<18} by {:<20} reason {}\n", text(x, "time"),
+                                 text(x, "type"), text(x, "actor"), text(x, "reason", "\"\""));
+    }
+  }
   std::cout << "\nACTORS\n";
   for (const auto& x : a["actors"])
     std::cout << fmt::format("  {:<48} {} events\n", text(x, "actor"), text(x, "events"));

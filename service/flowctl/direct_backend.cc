@@ -1,6 +1,9 @@
 // DirectBackend: flowctl's durable commands in-process against PostgreSQL, through the same
 // Operations the HTTP API serves (same JSON, same errors).
 #include "flowd/api/convert.h"
+#include "flowd/dlq/dead_letter_store.h"
+#include "flowd/dlq/dlq_outbox.h"
+#include "flowd/dlq/reprocessor.h"
 #include "flowd/engine/duration.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
@@ -20,10 +23,12 @@ Outcome body(ApiResult result) {
 
 class DirectBackend : public Backend {
  public:
-  DirectBackend(std::unique_ptr<EventStore> store, std::unique_ptr<CommandQueue> commands)
+  DirectBackend(std::unique_ptr<EventStore> store, std::unique_ptr<CommandQueue> commands,
+                std::unique_ptr<flowd::dlq::DeadLetterStore> letters)
       : store_(std::move(store)),
         commands_(std::move(commands)),
-        ops_(*store_, *commands_, flowd::api::OperationsOptions{"flowctl"}) {}
+        letters_(std::move(letters)),
+        ops_(*store_, *commands_, options()) {}
 
   Outcome apply_workflow(const Json& document) override {
     return body(ops_.apply_workflow({document.dump(), "<flowctl>"}));
@@ -68,7 +73,20 @@ class DirectBackend : public Backend {
  private:
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<CommandQueue> commands_;
+  std::unique_ptr<flowd::dlq::DeadLetterStore> letters_;
   flowd::api::Operations ops_;
+
+  flowd::api::OperationsOptions options() {
+    flowd::api::OperationsOptions o;
+    o.actor = "flowctl";
+    o.dead_letter_retention = [this](std::chrono::milliseconds older, bool dry) {
+      return flowd::dlq::purge_dead_letters(*letters_, older, dry);
+    };
+    o.dead_letter_audit = [this](const std::string& execution_id) {
+      return flowd::dlq::dead_letters_of_execution(*letters_, execution_id);
+    };
+    return o;
+  }
 };
 
 }  // namespace
@@ -82,7 +100,10 @@ tl::expected<std::unique_ptr<Backend>, ApiError> open_direct_backend(const std::
   if (!store) return tl::unexpected(flowd::api::from_store(store.error()));
   auto commands = CommandQueue::open(url);
   if (!commands) return tl::unexpected(flowd::api::from_store(commands.error()));
-  return std::unique_ptr<Backend>(new DirectBackend(std::move(*store), std::move(*commands)));
+  auto letters = flowd::dlq::DeadLetterStore::open({url, 1});
+  if (!letters) return tl::unexpected(flowd::api::from_error(letters.error()));
+  return std::unique_ptr<Backend>(
+      new DirectBackend(std::move(*store), std::move(*commands), std::move(*letters)));
 }
 
 tl::expected<std::unique_ptr<Backend>, ApiError> open_backend(const Connection& connection) {

@@ -119,6 +119,7 @@ Outcome HttpClient::call(bh::verb method, const std::string& target,
   req.set(bh::field::user_agent, "flowctl");
   req.set(bh::field::accept, "application/json");
   if (!token_.empty()) req.set(bh::field::authorization, "Bearer " + token_);
+  if (!actor_.empty()) req.set("X-Flowd-Actor", actor_);
   if (body) {
     req.set(bh::field::content_type, "application/json");
     req.body() = body->dump();
@@ -162,6 +163,7 @@ tl::expected<void, ApiError> HttpClient::stream(
   req.set(bh::field::host, host_);
   req.set(bh::field::accept, "text/event-stream");
   if (!token_.empty()) req.set(bh::field::authorization, "Bearer " + token_);
+  if (!actor_.empty()) req.set("X-Flowd-Actor", actor_);
   bh::write(stream, req, ec);
   if (ec) return tl::unexpected(unreachable(url_, ec));
   stream.expires_never();

@@ -30,6 +30,8 @@ class HttpClient {
       const std::function<bool(const std::string& event, const std::string& data)>& on_event);
 
   const std::string& url() const { return url_; }
+  // Sent as X-Flowd-Actor: who does it, for the audit trail of dead-letter actions.
+  void set_actor(std::string actor) { actor_ = std::move(actor); }
 
  private:
   std::string url_;  // as given, for messages
@@ -37,6 +39,7 @@ class HttpClient {
   std::string port_;
   std::string prefix_;  // path prefix of the URL, "" for none
   std::string token_;
+  std::string actor_;
   std::chrono::milliseconds timeout_{30'000};
 };
 

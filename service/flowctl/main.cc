@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cron_command.h"
+#include "dlq_command.h"
 #include "durable_commands.h"
 #include "run_command.h"
 #include "trigger_command.h"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   auto run_durable = flowctl::add_durable_commands(app);
   auto run_trigger = flowctl::add_trigger_command(app);
   auto run_cron = flowctl::add_cron_command(app);
+  auto run_dlq = flowctl::add_dlq_command(app);
 
   try {
     app.parse(argc, argv);
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   if (int code = run_durable(); code >= 0) return code;
   if (int code = run_trigger(); code >= 0) return code;
   if (int code = run_cron(); code >= 0) return code;
+  if (int code = run_dlq(); code >= 0) return code;
   if (*validate) return flowctl::validate_command(validate_files, std::cout);
   if (*run) {
     if (!local) {

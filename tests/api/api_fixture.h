@@ -8,7 +8,9 @@
 #include <string>
 
 #include "durable_runner.h"
+#include "flowd/api/dlq_routes.h"
 #include "flowd/api/routes.h"
+#include "flowd/dlq/dead_letter_store.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
 #include "http_test_support.h"
@@ -34,6 +36,10 @@ class ApiFixture {
     if (!commands) throw std::runtime_error("commands: " + commands.error().message);
     commands_ = std::move(*commands);
     operations_ = std::make_unique<Operations>(*store_, *commands_);
+    auto letters = dlq::DeadLetterStore::open({db_.url(), 2});
+    if (!letters) throw std::runtime_error("dead letters: " + letters.error().message);
+    letters_ = std::move(*letters);
+    dlq_operations_ = std::make_unique<DlqOperations>(*store_, *letters_);
     service::DurableRunnerOptions runner_options;
     runner_options.owner = kOwner;
     runner_options.poll_interval = std::chrono::milliseconds(50);
@@ -50,6 +56,7 @@ class ApiFixture {
           api_options.metrics = metrics_;
           api_options.sse_poll = std::chrono::milliseconds(500);
           routes_ = register_routes(server.api(), *operations_, api_options);
+          dlq_routes_ = register_dlq_routes(server.api(), *dlq_operations_);
         },
         metrics_);
   }
@@ -57,6 +64,7 @@ class ApiFixture {
     server_->stop(std::chrono::milliseconds(500));
     // Workers may still hold Responders: join them while the server's io_context lives.
     routes_->shutdown();
+    dlq_routes_->shutdown();
     server_.reset();
     runner_->stop(std::chrono::milliseconds(0));
     runner_.reset();
@@ -77,6 +85,9 @@ class ApiFixture {
   std::unique_ptr<service::DurableRunner> runner_;
   std::shared_ptr<http::MetricsRegistry> metrics_;
   std::unique_ptr<ApiRoutes> routes_;
+  std::unique_ptr<dlq::DeadLetterStore> letters_;
+  std::unique_ptr<DlqOperations> dlq_operations_;
+  std::unique_ptr<DlqRoutes> dlq_routes_;
   std::unique_ptr<TestServer> server_;
 };
 

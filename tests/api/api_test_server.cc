@@ -15,7 +15,9 @@
 #include <thread>
 
 #include "durable_runner.h"
+#include "flowd/api/dlq_routes.h"
 #include "flowd/api/routes.h"
+#include "flowd/dlq/dead_letter_store.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
 #include "flowd/triggers/embedded_broker.h"
@@ -90,6 +92,13 @@ int main(int argc, char** argv) {
   flowd::api::ApiOptions api_options;
   api_options.metrics = metrics;
   auto routes = flowd::api::register_routes(server.api(), operations, api_options);
+  auto letters = flowd::dlq::DeadLetterStore::open({database, 2});
+  if (!letters) {
+    std::cerr << "dead letters: " << letters.error().message << "\n";
+    return 1;
+  }
+  flowd::api::DlqOperations dlq_operations(**store, **letters);
+  auto dlq_routes = flowd::api::register_dlq_routes(server.api(), dlq_operations);
   auto bound = server.start();
   if (!bound) {
     std::cerr << "listen: " << bound.error() << "\n";
@@ -109,6 +118,7 @@ int main(int argc, char** argv) {
   server.stop(std::chrono::seconds(2), [&] { stopped.set_value(); });
   stopped.get_future().wait();
   routes->shutdown();
+  dlq_routes->shutdown();
   work.reset();
   io.stop();
   io_thread.join();

@@ -2,12 +2,16 @@
 //
 // Secrets: a step sends secrets (one from FLOWD_SECRET_<NAME>, one from a file in secrets.dir) in
 // http headers to a test server that echoes them back; a step fails with a secret in its error
-// text; a step names a secret nobody set. The called server sees the values; afterwards no table
-// (events, executions, dead_letters, snapshots, ...), no outbox record on flowd.events, no log
-// line and no API answer contains them, and SecretAccessed names each access.
+// text, after which a compensation fails with the other secret in its error text, and the run is
+// dead-lettered; a step names a secret nobody set. The called server sees the values; afterwards
+// no table (events, executions, dead_letters, dead_letter_events, snapshots, ...), no record on
+// flowd.events or flowd.dlq (value or headers), no log line and no API answer (the dead-letter
+// API's too) contains them, and SecretAccessed names each access.
 //
-// Roles: every endpoint with no token, a reader token and an operator token (table-driven), the
-// actor of what each token caused, and the legacy http.token as an operator.
+// Roles: every endpoint (the dead-letter ones too) with no token, a reader token and an operator
+// token (table-driven), the actor of what each token caused (commands, and every dead-letter
+// action: retry, retry from the failed step, bulk retry, discard, archive), which the execution's
+// audit shows, and the legacy http.token as an operator.
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
@@ -24,6 +28,12 @@ using namespace flowd::testing;
 using boost::beast::http::verb;
 
 namespace {
+
+// Rows of `table` whose text contains `needle`.
+std::string table_rows_containing(const PostgresDatabase& db, const std::string& table,
+                                  const std::string& needle) {
+  return db.query("SELECT count(*) FROM " + table + " t WHERE t::text LIKE '%" + needle + "%'");
+}
 
 // Rows of every table of the database whose text contains `needle` (dynamic SQL via
 // query_to_xml, so no table is forgotten).
@@ -108,7 +118,10 @@ kind: Workflow
 metadata: {name: secret-fail, version: 1}
 spec:
   steps:
-    - {id: boom, type: fail, with: {code: EXTERNAL, message: "upstream refused {{ secrets.API_TOKEN }}"}}
+    - id: reserve
+      type: noop
+      compensate: {type: fail, with: {code: EXTERNAL, message: "release refused {{ secrets.FILE_TOKEN }}"}}
+    - {id: boom, dependsOn: [reserve], type: fail, with: {code: EXTERNAL, message: "upstream refused {{ secrets.API_TOKEN }}"}}
 )");
   write_file(dir / "workflows" / "missing.yaml", R"(apiVersion: flowd/v1
 kind: Workflow
@@ -154,6 +167,34 @@ spec:
   CHECK(missing_error.find("PERMISSION_DENIED") != std::string::npos);
   CHECK(missing_error.find("NOT_SET") != std::string::npos);
 
+  // The compensation failed with the other secret in its error: masked like the step's.
+  CHECK(db.query("SELECT data->'error'->>'message' FROM events WHERE stream_id = 'execution-" +
+                 failed + "' AND type = 'CompensationFailed'") == "release refused ***");
+  CHECK(db.query("SELECT string_agg(data->>'name', ',' ORDER BY stream_version) FROM events "
+                 "WHERE stream_id = 'execution-" +
+                 failed + "' AND type = 'SecretAccessed'") == "API_TOKEN,FILE_TOKEN");
+
+  // The failed runs are dead-lettered (and published to flowd.dlq) with the masked texts.
+  REQUIRE(eventually(
+      [&] {
+        return db.query("SELECT count(*) FROM dead_letters WHERE execution_id IN ('" + failed +
+                        "', '" + missing + "') AND published_at IS NOT NULL") == "2";
+      },
+      std::chrono::seconds(60)));
+  const std::string letter =
+      db.query("SELECT id FROM dead_letters WHERE execution_id = '" + failed + "'");
+  CHECK(db.query("SELECT reason_code || ': ' || reason_message || ' @ ' || failed_step FROM "
+                 "dead_letters WHERE id = " +
+                 letter) == "EXTERNAL: upstream refused *** @ boom");
+  CHECK(db.query("SELECT last_error->>'message' FROM dead_letters WHERE id = " + letter) ==
+        "upstream refused ***");
+  for (const char* table : {"dead_letters", "dead_letter_events", "dead_letter_retries"}) {
+    INFO(table);
+    CHECK(table_rows_containing(db, table, env_secret) == "0");
+    CHECK(table_rows_containing(db, table, file_secret) == "0");
+  }
+  CHECK(table_rows_containing(db, "dead_letters", "upstream refused ***") == "1");
+
   // Each resolution is audited by name.
   CHECK(db.query("SELECT string_agg(data->>'name', ',' ORDER BY data->>'name') FROM events WHERE "
                  "stream_id = 'execution-" +
@@ -178,6 +219,14 @@ spec:
       CHECK(r.body.find(file_secret) == std::string::npos);
     }
   }
+  for (const std::string& path : {std::string("/api/v1/dlq"), "/api/v1/dlq/" + letter}) {
+    auto r = http_call(port, verb::get, path);
+    INFO(path << ": " << r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.find("upstream refused ***") != std::string::npos);
+    CHECK(r.body.find(env_secret) == std::string::npos);
+    CHECK(r.body.find(file_secret) == std::string::npos);
+  }
   auto audit = http_call(port, verb::get, "/api/v1/executions/" + call + "/audit").json();
   CHECK(audit["secretsAccessed"].size() == 2);
   CHECK(audit["steps"][0]["secrets"].dump().find("API_TOKEN") != std::string::npos);
@@ -199,6 +248,21 @@ spec:
       std::chrono::seconds(60)));
   CHECK(topic.find(env_secret) == std::string::npos);
   CHECK(topic.find(file_secret) == std::string::npos);
+  // Nor on flowd.dlq: the letters' values and their headers (kafka_dlt-exception-message, ...).
+  std::string dlq_topic;
+  REQUIRE(eventually(
+      [&] {
+        dlq_topic = run(std::string(FLOWD_KCAT) + " -C -q -e -o beginning -b " + brokers +
+                        " -t flowd.dlq -f '%h|%k|%s\\n' 2>/dev/null")
+                        .second;
+        return dlq_topic.find(failed) != std::string::npos &&
+               dlq_topic.find(missing) != std::string::npos;
+      },
+      std::chrono::seconds(60)));
+  INFO(dlq_topic);
+  CHECK(dlq_topic.find("kafka_dlt-exception-message=upstream refused ***") != std::string::npos);
+  CHECK(dlq_topic.find(env_secret) == std::string::npos);
+  CHECK(dlq_topic.find(file_secret) == std::string::npos);
 
   // Logged: nowhere (debug level, so every line flowd writes).
   CHECK(flowd.stop(SIGTERM) == 0);
@@ -217,6 +281,22 @@ metadata: {name: slow, version: 1}
 spec:
   steps:
     - {id: nap, type: sleep, with: {duration: 1h}}
+)");
+  // Failing workflows: their runs are the dead letters the table's /dlq endpoints act on.
+  write_file(dir / "workflows" / "boom.yaml", R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: boom, version: 1}
+spec:
+  steps:
+    - {id: prepare, type: noop}
+    - {id: explode, dependsOn: [prepare], type: fail, with: {code: EXTERNAL, message: "no"}}
+)");
+  write_file(dir / "workflows" / "boom2.yaml", R"(apiVersion: flowd/v1
+kind: Workflow
+metadata: {name: boom2, version: 1}
+spec:
+  steps:
+    - {id: explode, type: fail, with: {code: EXTERNAL, message: "no"}}
 )");
   const std::string reader = "reader-token-1", op = "operator-token-1", legacy = "legacy-token-1";
   FlowdProcess flowd({"--database", db.url(), "--workflows", (dir / "workflows").string()},
@@ -240,6 +320,25 @@ spec:
   const std::string def =
       R"({"apiVersion":"flowd/v1","kind":"Workflow","metadata":{"name":"r","version":1},)"
       R"("spec":{"steps":[{"id":"a","type":"noop"}]}})";
+  // Five dead letters: retried, retried from the failed step, discarded, archived, bulk-retried.
+  std::vector<std::string> failed, letters;
+  for (const char* workflow : {"boom", "boom", "boom", "boom", "boom2"}) {
+    auto r = http_call(port, verb::post, "/api/v1/executions",
+                       Json{{"workflow", workflow}, {"input", Json::object()}}.dump(), as(op));
+    REQUIRE(r.status == 201);
+    failed.push_back(r.json()["id"].get<std::string>());
+  }
+  for (const auto& f : failed) {
+    std::string letter;
+    REQUIRE(eventually(
+        [&] {
+          letter = db.query("SELECT id FROM dead_letters WHERE execution_id = '" + f + "'");
+          return !letter.empty();
+        },
+        std::chrono::seconds(60)));
+    letters.push_back(letter);
+  }
+  const std::string dlq = "/api/v1/dlq/";
 
   struct Endpoint {
     verb method;
@@ -258,6 +357,11 @@ spec:
       {verb::post, x + "/replay", "", true},
       {verb::get, "/api/v1/webhooks", "", true},
       {verb::get, "/metrics", "", true},
+      {verb::get, "/api/v1/dlq", "", true},
+      {verb::get, "/api/v1/dlq?workflow=boom&state=pending", "", true},
+      {verb::get, "/api/v1/dlq/stats", "", true},
+      {verb::get, dlq + letters[0], "", true},
+      {verb::get, "/api/v1/dlq/batches/roles-bulk", "", true},
       {verb::post, "/api/v1/workflows", def, false},
       {verb::post, "/api/v1/executions", R"({"workflow":"slow"})", false},
       {verb::post, x + "/pause", R"({"reason":"by ops"})", false},
@@ -265,6 +369,12 @@ spec:
       {verb::post, x + "/rerun", "", false},
       {verb::post, "/api/v1/admin/retention", R"({"olderThan":"3650d","dryRun":true})", false},
       {verb::post, x + "/cancel", R"({"reason":"done testing"})", false},
+      {verb::post, "/api/v1/dlq/retry", R"({"workflow":"boom","dryRun":true})", false},
+      {verb::post, dlq + letters[0] + "/retry", R"({"reason":"retry by ops"})", false},
+      {verb::post, dlq + letters[1] + "/retry", R"({"fromFailedStep":true})", false},
+      {verb::post, dlq + letters[2] + "/discard", R"({"reason":"duplicate"})", false},
+      {verb::post, dlq + letters[3] + "/archive", R"({"reason":"kept"})", false},
+      {verb::post, "/api/v1/dlq/retry", R"({"workflow":"boom2","batch":"roles-bulk"})", false},
   };
   for (const auto& e : endpoints) {
     INFO(std::string(boost::beast::http::to_string(e.method)) << " " << e.path);
@@ -315,6 +425,83 @@ spec:
   if (auto legacy_id = legacy_start.json().value("id", ""); !legacy_id.empty())
     CHECK(db.query("SELECT metadata->>'actor' FROM events WHERE stream_id = 'execution-" +
                    legacy_id + "' AND stream_version = 1") == "token");
+
+  // Dead-letter actions carry the operator token's name, whatever X-Flowd-Actor says.
+  auto spoofed = as(op);
+  spoofed.emplace_back("X-Flowd-Actor", "mallory");
+  CHECK(http_call(port, verb::post, dlq + letters[2] + "/archive", R"({"reason":"spoof"})", spoofed)
+            .status == 200);
+  CHECK(db.query("SELECT string_agg(DISTINCT actor, ',') FROM dead_letter_events WHERE type NOT "
+                 "IN ('Created', 'FailedAgain', 'Resolved')") == "ops");
+  CHECK(db.query("SELECT string_agg(DISTINCT requested_by, ',') FROM dead_letter_retries") ==
+        "ops");
+  CHECK(db.query("SELECT count(*) FROM dead_letter_retries") == "3");
+  auto action = [&](const std::string& letter, const std::string& type) {
+    return db.query(
+        "SELECT actor || ':' || coalesce(reason, '') || ':' || coalesce(data->>'mode', "
+        "'') || ':' || coalesce(data->>'batch', '') FROM dead_letter_events WHERE "
+        "dead_letter_id = " +
+        letter + " AND type = '" + type + "' ORDER BY position LIMIT 1");
+  };
+  CHECK(action(letters[0], "RetryRequested") == "ops:retry by ops:same-input:");
+  CHECK(action(letters[1], "RetryRequested") == "ops::from-failed-step:");
+  CHECK(action(letters[2], "Discarded") == "ops:duplicate::");
+  CHECK(action(letters[3], "Archived") == "ops:kept::");
+  CHECK(action(letters[4], "RetryRequested") == "ops::same-input:roles-bulk");
+  // The retry executions were started by the operator too, linked to the failed run.
+  const std::string retry0 =
+      db.query("SELECT execution_id FROM dead_letter_retries WHERE dead_letter_id = " + letters[0]);
+  REQUIRE_FALSE(retry0.empty());
+  CHECK(db.query("SELECT metadata->>'actor' FROM events WHERE stream_id = 'execution-" + retry0 +
+                 "' AND stream_version = 1") == "ops");
+  CHECK(db.query("SELECT retry_of FROM executions WHERE id = '" + retry0 + "'") == failed[0]);
+
+  // The failed run's audit shows its dead letter's retries and actions, and the retry in its
+  // lineage; the retry's audit shows what it retries.
+  auto failed_audit =
+      http_call(port, verb::get, "/api/v1/executions/" + failed[0] + "/audit", {}, as(reader))
+          .json();
+  INFO(failed_audit.dump());
+  REQUIRE(failed_audit["deadLetters"].size() == 1);
+  const Json& letter_audit = failed_audit["deadLetters"][0];
+  CHECK(letter_audit["id"].get<std::int64_t>() == std::stoll(letters[0]));
+  CHECK(letter_audit["relation"] == "failed");
+  REQUIRE(letter_audit["retries"].size() == 1);
+  CHECK(letter_audit["retries"][0]["requestedBy"] == "ops");
+  CHECK(letter_audit["retries"][0]["executionId"] == retry0);
+  bool retry_action = false;
+  for (const auto& a : letter_audit["actions"])
+    retry_action = retry_action || (a["type"] == "RetryRequested" && a["actor"] == "ops" &&
+                                    a.value("reason", "") == "retry by ops");
+  CHECK(retry_action);
+  CHECK(failed_audit["lineage"]["retries"] == Json::array({retry0}));
+  auto retry_audit =
+      http_call(port, verb::get, "/api/v1/executions/" + retry0 + "/audit", {}, as(reader)).json();
+  INFO(retry_audit.dump());
+  CHECK(retry_audit["lineage"]["retryOf"] == failed[0]);
+  CHECK(retry_audit["startedBy"].value("actor", "") == "ops");
+  REQUIRE(retry_audit["deadLetters"].size() == 1);
+  CHECK(retry_audit["deadLetters"][0]["relation"] == "retry");
+  CHECK(retry_audit["deadLetters"][0]["retryNumber"] == 1);
+  auto discarded_audit =
+      http_call(port, verb::get, "/api/v1/executions/" + failed[2] + "/audit", {}, as(reader))
+          .json();
+  REQUIRE(discarded_audit["deadLetters"].size() == 1);
+  CHECK(discarded_audit["deadLetters"][0]["state"] == "archived");
+  CHECK(discarded_audit["deadLetters"][0]["actions"].dump().find("duplicate") != std::string::npos);
+
+  // flowctl executions audit: the dead letter's section.
+  {
+    auto [code, table] =
+        run(std::string(FLOWD_BIN_DIR) + "/flowctl executions audit " + failed[0] +
+            " --server http://127.0.0.1:" + std::to_string(port) + " --token " + reader + " 2>&1");
+    INFO(table);
+    CHECK(code == 0);
+    CHECK(table.find("DEAD LETTERS") != std::string::npos);
+    CHECK(table.find("RetryRequested") != std::string::npos);
+    CHECK(table.find("by ops") != std::string::npos);
+    CHECK(table.find("retry by ops") != std::string::npos);
+  }
 
   // flowctl executions audit: the readable table.
   auto [code, table] =

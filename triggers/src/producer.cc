@@ -169,7 +169,42 @@ OutgoingRecord make_dead_letter(const Record& original, std::string_view reason_
   add(out.headers, "flowd-dlq-reason-code", std::string(reason_code));
   add(out.headers, "flowd-dlq-reason-message", std::string(reason_message));
   if (!workflow.empty()) add(out.headers, "flowd-dlq-workflow", std::string(workflow));
+  add_spring_dlt_headers(out.headers, original.topic, original.partition, original.offset,
+                         original.timestamp_ms, reason_code, reason_message);
   return out;
+}
+
+namespace {
+std::string big_endian(std::uint64_t value, int bytes) {
+  std::string out(static_cast<std::size_t>(bytes), '\0');
+  for (int i = bytes - 1; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>(value & 0xff);
+    value >>= 8;
+  }
+  return out;
+}
+}  // namespace
+
+void add_spring_dlt_headers(Headers& headers, std::string_view topic,
+                            std::optional<std::int32_t> partition,
+                            std::optional<std::int64_t> offset, std::int64_t timestamp_ms,
+                            std::string_view error_code, std::string_view message,
+                            std::string_view consumer_group) {
+  if (!topic.empty()) add(headers, "kafka_dlt-original-topic", std::string(topic));
+  if (partition)
+    add(headers, "kafka_dlt-original-partition",
+        big_endian(static_cast<std::uint32_t>(*partition), 4));
+  if (offset)
+    add(headers, "kafka_dlt-original-offset", big_endian(static_cast<std::uint64_t>(*offset), 8));
+  if (timestamp_ms >= 0) {
+    add(headers, "kafka_dlt-original-timestamp",
+        big_endian(static_cast<std::uint64_t>(timestamp_ms), 8));
+    add(headers, "kafka_dlt-original-timestamp-type", "CreateTime");
+  }
+  if (!consumer_group.empty())
+    add(headers, "kafka_dlt-original-consumer-group", std::string(consumer_group));
+  add(headers, "kafka_dlt-exception-fqcn", std::string(error_code));
+  add(headers, "kafka_dlt-exception-message", std::string(message));
 }
 
 OutgoingRecord make_dead_letter(const Record& original, const PoisonReason& reason,

@@ -7,7 +7,7 @@
 namespace flowd {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 16> kEventNames{{
+constexpr std::array<std::pair<EventType, std::string_view>, 19> kEventNames{{
     {EventType::kExecutionStarted, "ExecutionStarted"},
     {EventType::kStepScheduled, "StepScheduled"},
     {EventType::kStepStarted, "StepStarted"},
@@ -24,6 +24,9 @@ constexpr std::array<std::pair<EventType, std::string_view>, 16> kEventNames{{
     {EventType::kExecutionCancelled, "ExecutionCancelled"},
     {EventType::kExecutionTimedOut, "ExecutionTimedOut"},
     {EventType::kSecretAccessed, "SecretAccessed"},
+    {EventType::kCompensationStarted, "CompensationStarted"},
+    {EventType::kCompensationCompleted, "CompensationCompleted"},
+    {EventType::kCompensationFailed, "CompensationFailed"},
 }};
 
 }  // namespace

@@ -141,6 +141,7 @@ void ExecutionState::apply(const Event& event) {
       if (auto it = data.find("output"); it != data.end()) s.output = *it;
       s.duration_ms += json_int(data, "durationMs");
       s.ended = event.time;
+      s.completed_version = version;
       s.error.reset();
       s.item_status = {};
       s.item_outputs = {};
@@ -222,6 +223,17 @@ void ExecutionState::apply(const Event& event) {
       ended = event.time;
       break;
     }
+    case EventType::kCompensationStarted:
+      compensations[event.step] = "started";
+      compensation_attempts[event.step] =
+          std::max(compensation_attempts[event.step], event.attempt);
+      break;
+    case EventType::kCompensationCompleted:
+      compensations[event.step] = "completed";
+      break;
+    case EventType::kCompensationFailed:
+      compensations[event.step] = "failed";
+      break;
     case EventType::kExecutionTimedOut:
       status = ExecutionStatus::kTimedOut;
       error = Error{

@@ -157,10 +157,18 @@ awaitable<void> Engine::Run::main(bool resumed) {
   if (stop_kind_ == StopKind::kCancelled) {
     emit(EventType::kExecutionCancelled, {}, 0, {{"reason", stop_reason_}});
   } else if (stop_kind_ == StopKind::kTimedOut) {
-    emit(EventType::kExecutionTimedOut, {}, 0, {{"timeoutMs", definition_->timeout.count()}});
+    // Compensation first (core/compensation.cc); named values only across the co_await (GCC 12
+    // destroyed temporaries of a co_await expression twice).
+    Json handled;
+    if (has_failure_handling()) {
+      const Error timed_out = timeout_error();
+      handled = co_await handle_failure(top, timed_out, result.step);
+    }
+    emit(EventType::kExecutionTimedOut, {}, 0, timed_out_data(std::move(handled)));
   } else if (result.outcome == Outcome::kFailed) {
-    emit(EventType::kExecutionFailed, {}, 0,
-         {{"error", to_json(result.error)}, {"step", result.step}});
+    Json handled;
+    if (has_failure_handling()) handled = co_await handle_failure(top, result.error, result.step);
+    emit(EventType::kExecutionFailed, {}, 0, failed_data(result, std::move(handled)));
   } else {
     Result<Json> output = Json::object();
     if (definition_->output) {

@@ -109,6 +109,17 @@ class Engine::Run : public std::enable_shared_from_this<Engine::Run>,
   // object {NAME: value}; PERMISSION_DENIED naming the first one missing.
   Result<Json> resolve_secrets(const JsonTemplate& with, const std::string& path);
   boost::asio::awaitable<void> sleep(Millis delay);
+  // Failure handling (core/compensation.cc): the compensations of the completed steps, latest
+  // first, or spec.onFailure's workflow; a summary for the final event, null when there is none.
+  bool has_failure_handling() const;
+  Error timeout_error() const;
+  Json timed_out_data(Json compensation) const;
+  Json failed_data(const NodeResult& result, Json compensation) const;
+  boost::asio::awaitable<Json> handle_failure(Graph& top, const Error& error,
+                                              const std::string& step);
+  boost::asio::awaitable<Json> compensate(Graph& top);
+  boost::asio::awaitable<Json> run_on_failure(Graph& top, const Error& error,
+                                              const std::string& step);
 
   // Appends everything emitted so far; true when durable, false when the run must stop.
   boost::asio::awaitable<bool> flush();

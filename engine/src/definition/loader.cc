@@ -445,7 +445,8 @@ class Loader {
     const std::string p = "/spec";
     if (!expect_object(v, p)) return;
     check_fields(v, p,
-                 {"input", "timeout", "maxParallel", "defaults", "steps", "output", "triggers"});
+                 {"input", "timeout", "maxParallel", "defaults", "steps", "output", "triggers",
+                  "deadLetter", "onFailure"});
     if (const Json* input = member(v, "input")) load_input_schema(*input, def);
     if (const Json* t = member(v, "timeout")) {
       if (auto d = get_duration(*t, p + "/timeout", false)) def.timeout = *d;
@@ -467,6 +468,8 @@ class Loader {
       def.output = compile_json(*output, p + "/output", &root_level.output_refs);
     }
     if (const Json* triggers = member(v, "triggers")) load_triggers(*triggers, def);
+    if (const Json* d = member(v, "deadLetter")) load_dead_letter(*d, def);
+    if (const Json* f = member(v, "onFailure")) load_on_failure(*f, def);
     check_level(root_level, {}, {});
   }
 
@@ -537,7 +540,7 @@ class Loader {
     }
     check_fields(v, p,
                  {"id", "type", "with", "steps", "output", "dependsOn", "if", "switch", "forEach",
-                  "timeout", "retry", "fallback", "continueOnError", "onMissing"});
+                  "timeout", "retry", "fallback", "continueOnError", "onMissing", "compensate"});
     if (const Json* deps = member(v, "dependsOn")) {
       const std::string dp = p + "/dependsOn";
       if (expect_array(*deps, dp)) {
@@ -582,7 +585,10 @@ class Loader {
       step.continue_on_error = get_bool(*c, p + "/continueOnError").value_or(false);
     }
     if (const Json* o = member(v, "onMissing")) load_on_missing(*o, p + "/onMissing", step);
+    if (const Json* c = member(v, "compensate")) load_compensate(*c, p + "/compensate", step);
   }
+
+#include "failure_handling_loader.inc"
 
   // `type` + `with`, or `steps` + `output`, from a step, a switch case or a switch default.
   void load_body(const Json& v, const std::string& p, int depth, StepBody& body, StepMeta& m) {
@@ -671,7 +677,7 @@ class Loader {
         if (member(*with, "duration") != nullptr) {
           error(wp, "a 'sleep' step takes 'duration' or 'until', not both");
         } else if (literal(*until)) {
-          if (!parse_rfc3339(until->get_ref<const std::string&>()))
+          if (!parse_rfc3339_ms(until->get_ref<const std::string&>()))
             error(wp + "/until", "invalid time " + in_quotes(until->get<std::string>()) +
                                      ": use RFC 3339, like 2026-11-21T10:00:00Z");
         } else if (!until->is_string()) {

@@ -212,6 +212,13 @@ ApiResult Operations::audit(const std::string& id) {
             {"events", std::move(timeline)}};
   if (!outcome.is_null()) body["outcome"] = std::move(outcome);
   if (r.purged_at) body["purged"] = true;
+  if (options_.dead_letter_audit) {
+    // Dead-letter actions (retry, discard, archive, bulk retry, by whom and why) and the letter
+    // a retry execution retries: the dead_letters tables, not the execution's events.
+    auto letters = options_.dead_letter_audit(id);
+    if (!letters) return tl::unexpected(from_error(letters.error()));
+    body["deadLetters"] = std::move(*letters);
+  }
   return Reply{std::move(body)};
 }
 

@@ -440,11 +440,17 @@ ApiResult Operations::retention(std::chrono::milliseconds older_than, bool dry_r
   request.dry_run = dry_run;
   auto report = store_.purge(request);
   if (!report) return tl::unexpected(from_store(report.error()));
-  return Reply{Json{{"executions", report->executions},
-                    {"events", report->events},
-                    {"snapshots", report->snapshots},
-                    {"batches", report->batches},
-                    {"dryRun", report->dry_run}}};
+  Json body{{"executions", report->executions},
+            {"events", report->events},
+            {"snapshots", report->snapshots},
+            {"batches", report->batches},
+            {"dryRun", report->dry_run}};
+  if (options_.dead_letter_retention) {
+    auto letters = options_.dead_letter_retention(older_than, dry_run);
+    if (!letters) return tl::unexpected(from_error(letters.error()));
+    body["deadLetters"] = *letters;
+  }
+  return Reply{std::move(body)};
 }
 
 }  // namespace flowd::api

@@ -8,12 +8,17 @@
 #include <thread>
 
 #include "broker.h"
+#include "dead_letter_publisher.h"
 #include "definition_cache.h"
 #include "durable_runner.h"
+#include "flowd/api/dlq_routes.h"
 #include "flowd/api/operations.h"
 #include "flowd/api/routes.h"
 #include "flowd/console/console.h"
+#include "flowd/dlq/dead_letter_projector.h"
 #include "flowd/dlq/dead_letter_store.h"
+#include "flowd/dlq/dlq_outbox.h"
+#include "flowd/dlq/reprocessor.h"
 #include "flowd/engine/actor.h"
 #include "flowd/engine/secrets.h"
 #include "flowd/eventstore/commands.h"
@@ -103,6 +108,7 @@ class Service {
   bool start_store();
   bool start_kafka();
   bool start_http();
+  bool start_dead_letters();
   void refresh_triggers();
   void housekeeping_loop(std::stop_token stop);
 
@@ -121,11 +127,15 @@ class Service {
   std::unique_ptr<triggers::TriggerConsumer> consumer_;
   std::unique_ptr<service::DurableRunner> runner_;
   std::unique_ptr<service::OutboxRelay> relay_;
+  std::unique_ptr<dlq::DeadLetterProjector> dlq_projector_;      // failed executions -> rows
+  std::unique_ptr<service::DeadLetterPublisher> dlq_publisher_;  // rows -> flowd.dlq
 
   boost::asio::io_context http_io_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<api::Operations> operations_;
   std::unique_ptr<api::ApiRoutes> routes_;
+  std::unique_ptr<api::DlqOperations> dlq_operations_;
+  std::unique_ptr<api::DlqRoutes> dlq_routes_;
   std::unique_ptr<webhooks::WebhookEndpoint> webhooks_;
   std::thread http_thread_;
 
@@ -179,6 +189,7 @@ bool Service::start() {
       *store_, std::make_shared<triggers::OutboxPublisher>(producer_, config_.kafka.events_topic),
       relay_options);
   relay_->start();
+  if (!start_dead_letters()) return false;
   if (!start_http()) return false;
   housekeeping_ = std::jthread([this](std::stop_token stop) { housekeeping_loop(stop); });
   return true;
@@ -229,6 +240,7 @@ bool Service::start_kafka() {
 
   dlq::DeadLetterStoreOptions dlq_options;
   dlq_options.url = config_.database.url;
+  dlq_options.pool_size = 8;  // bulk retries through the API run a page on 8 threads
   auto dead_letters = dlq::DeadLetterStore::open(dlq_options);
   if (!dead_letters) {
     log_.write("error", "dead-letter store: " + dead_letters.error().message);
@@ -319,10 +331,19 @@ bool Service::start_http() {
     if (auto definitions = load_all_definitions(*store_, key))
       webhooks_->set_definitions(*definitions);
   }
-  operations_ = std::make_unique<api::Operations>(*store_, *commands_);
+  api::OperationsOptions operations_options;
+  operations_options.dead_letter_retention = [this](std::chrono::milliseconds older, bool dry) {
+    return dlq::purge_dead_letters(*dead_letters_, older, dry);
+  };
+  operations_options.dead_letter_audit = [this](const std::string& execution_id) {
+    return dlq::dead_letters_of_execution(*dead_letters_, execution_id);
+  };
+  operations_ = std::make_unique<api::Operations>(*store_, *commands_, operations_options);
   api::ApiOptions api_options;
   api_options.metrics = metrics_;
   routes_ = api::register_routes(server_->api(), *operations_, api_options);
+  dlq_operations_ = std::make_unique<api::DlqOperations>(*store_, *dead_letters_);
+  dlq_routes_ = api::register_dlq_routes(server_->api(), *dlq_operations_);
   console::register_routes(server_->router());
   server_->set_readiness([this] {
     http::Readiness r;
@@ -346,6 +367,32 @@ bool Service::start_http() {
   log_.write("info", "HTTP API listening",
              {{"url", "http://" + bound->address().to_string() + ":" +
                           std::to_string(bound->port()) + "/api/v1"}});
+  return true;
+}
+
+// Dead letters of failed executions: the projection of the log, and the flowd.dlq publisher.
+bool Service::start_dead_letters() {
+  auto log = [this](std::string_view level, const std::string& message, const Json& fields) {
+    log_.write(level, message, fields);
+  };
+  dlq::DeadLetterProjectorOptions options;
+  options.url = config_.database.url;
+  options.log = log;
+  options.masker = secret_masker_;
+  auto projector = dlq::DeadLetterProjector::open(options);
+  if (!projector) {
+    log_.write("error", "dead-letter projection: " + projector.error().message);
+    return false;
+  }
+  dlq_projector_ = std::move(*projector);
+  dlq_projector_->start();
+  service::DeadLetterPublisherOptions publisher;
+  publisher.topic = config_.kafka.dlq_topic;
+  publisher.log = log;
+  publisher.masker = secret_masker_;
+  dlq_publisher_ =
+      std::make_unique<service::DeadLetterPublisher>(*dead_letters_, producer_, publisher);
+  dlq_publisher_->start();
   return true;
 }
 
@@ -399,6 +446,8 @@ void Service::stop() {
   bool drained = true;
   if (runner_) drained = runner_->stop(grace);
   if (relay_) relay_->stop();
+  if (dlq_projector_) dlq_projector_->stop();
+  if (dlq_publisher_) dlq_publisher_->stop();
   if (server_) {
     // Open requests get two seconds; SSE streams end. The io thread then runs out of work.
     auto stopped = std::make_shared<std::promise<void>>();
@@ -409,6 +458,7 @@ void Service::stop() {
   }
   if (http_thread_.joinable()) http_thread_.join();
   if (routes_) routes_->shutdown();
+  if (dlq_routes_) dlq_routes_->shutdown();
   if (producer_) (void)producer_->flush(std::chrono::milliseconds(5000));
   consumer_.reset();
   sink_.reset();

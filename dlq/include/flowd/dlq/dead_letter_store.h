@@ -2,7 +2,8 @@
 // DeadLetterStore is the `dead_letters` table (schemas/migrations/0003_dead_letters.sql): what
 // flowd could not run, kept for people to inspect and reprocess. Poison trigger records are
 // stored with their original bytes (key, value, headers) and Kafka coordinates; failed executions
-// (kind kExecution) are reserved for the reprocessing issue.
+// (kind kExecution) with their workflow, failed step, error and input (written by the
+// DeadLetterProjector, dead_letter_projector.h). Reprocessing is dlq/reprocessor.h.
 //
 // Inserts are idempotent per source (DeadLetter::dedupe_key): a redelivered poison record finds
 // its row instead of adding one. Everything is synchronous and blocking, thread-safe, on a small
@@ -12,6 +13,7 @@
 // PostgreSQL cannot be reached, INVALID_INPUT for rows it refuses, INTERNAL otherwise.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,9 +27,10 @@
 namespace flowd::dlq {
 
 enum class DeadLetterKind { kTrigger, kExecution };
-// pending: waiting for a person; retrying: a reprocessing run is under way; retried: it started a
-// new execution (retry_execution_id); discarded: dropped on purpose.
-enum class DeadLetterStatus { kPending, kRetrying, kRetried, kDiscarded };
+// pending: waiting for a person; retrying: a retry execution runs (retry_execution_id) or a
+// republish is requested; resolved: a retry completed (or the record went back on its topic);
+// discarded: dropped on purpose (with a reason); archived: kept for the record, out of the queue.
+enum class DeadLetterStatus { kPending, kRetrying, kResolved, kDiscarded, kArchived };
 
 std::string_view to_string(DeadLetterKind kind);
 std::string_view to_string(DeadLetterStatus status);
@@ -67,7 +70,12 @@ struct DeadLetter {
   int attempts = 0;
   Json last_error;  // null: none
   std::string retry_execution_id;
-  std::optional<TimePoint> published_at;  // delivered to the flowd.dlq topic
+  std::optional<TimePoint> published_at;     // delivered to the flowd.dlq topic
+  std::optional<TimePoint> first_failed_at;  // the original failure (default: created_at)
+  std::optional<TimePoint> last_failed_at;   // the latest (a retry's, when one failed again)
+  std::string trace_id;                      // W3C trace id, "" when unknown
+  int retries = 0;                           // retry executions started
+  std::string resolution;                    // why it left the queue, "" while in it
   TimePoint created_at{};
   TimePoint updated_at{};
 };
@@ -90,6 +98,7 @@ struct DeadLetterQuery {
   std::optional<std::string> reason_code;
   std::optional<std::string> source_topic;
   std::optional<TimePoint> since;  // created at or after
+  std::optional<TimePoint> until;  // created before
   std::optional<std::int64_t> before_id;
   std::size_t limit = 50;
 };
@@ -121,6 +130,13 @@ class DeadLetterStore {
   // Trigger rows not yet on flowd.dlq and created before now - older_than, oldest first.
   Result<std::vector<DeadLetter>> list_unpublished(std::chrono::milliseconds older_than,
                                                    std::size_t limit);
+  // Rows of `kind` not yet on flowd.dlq (any age), oldest first: the outbox of execution dead
+  // letters, which the daemon's DeadLetterPublisher relays.
+  Result<std::vector<DeadLetter>> list_unpublished_of(DeadLetterKind kind, std::size_t limit);
+
+  // Runs f on a pooled connection inside one transaction (the reprocessing and projection code of
+  // this library; `work` is a pqxx::work). Exceptions become Errors.
+  Result<void> transact(std::string_view context, const std::function<void(void* work)>& f);
 
   class Impl;
 

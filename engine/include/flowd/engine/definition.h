@@ -53,6 +53,17 @@ struct StepBody {
   SourceLocation location;
 };
 
+// A step's `compensate:` (saga rollback): one action run when the execution fails for good after
+// the step completed. Its templates see the step's scope plus `self` = {input: the step's `with`
+// rendered again, output: the step's output}. Runs with its own timeout and retry policy.
+struct CompensateDef {
+  std::string type;
+  JsonTemplate with;
+  std::optional<Millis> timeout;
+  std::optional<RetryPolicy> retry;
+  SourceLocation location;
+};
+
 struct SwitchCase {
   Json match;  // compared with `==` semantics to the switch value
   StepBody body;
@@ -85,6 +96,7 @@ struct StepDef {
   Fallback fallback;
   bool continue_on_error = false;
   OnMissing on_missing = OnMissing::kFail;
+  std::optional<CompensateDef> compensate;  // `compensate:` (docs/dlq.md: order and nesting)
   SourceLocation location;
 };
 
@@ -125,6 +137,23 @@ struct TriggerDef {
   std::optional<CronTrigger> cron;  // kCron: the parsed trigger
 };
 
+// `spec.deadLetter`: whether an execution that fails for good becomes a dead letter. With
+// `errorCodes`, only failures with one of those codes do (the others are only failed).
+struct DeadLetterPolicy {
+  bool enabled = true;
+  std::vector<std::string> error_codes;  // empty: every code
+};
+
+// `spec.onFailure: {workflow: name[@version], input?}`: a workflow run (as a sub-workflow) when the
+// execution fails for good, instead of the steps' compensations; its input is the failure
+// ({executionId, workflow, version, error, step, input}) unless `input` (templates over
+// `failure`, `input`, `steps`) says otherwise.
+struct OnFailureDef {
+  std::string workflow;
+  std::optional<int> version;
+  std::optional<JsonTemplate> input;
+};
+
 // The compiled form of `spec.input` (valijson), private to the engine (definition/input_schema.h).
 struct CompiledSchema;
 
@@ -140,8 +169,10 @@ struct Definition {
   std::vector<StepDef> steps;
   std::optional<JsonTemplate> output;
   std::vector<TriggerDef> triggers;
-  std::string source_name;  // file name or "<input>", for messages
-  Json document;            // the definition as JSON, to store and hash
+  DeadLetterPolicy dead_letter;            // `spec.deadLetter`
+  std::optional<OnFailureDef> on_failure;  // `spec.onFailure`
+  std::string source_name;                 // file name or "<input>", for messages
+  Json document;                           // the definition as JSON, to store and hash
   // `input_schema` compiled when the definition loads; null when there is no input schema (a
   // Definition built by hand is compiled by validate_input on each call).
   std::shared_ptr<const CompiledSchema> compiled_input_schema;

@@ -33,6 +33,11 @@ enum class EventType {
   kExecutionCancelled,  // data: reason
   kExecutionTimedOut,   // data: timeoutMs
   kSecretAccessed,      // a step resolved a secret; data: name (never the value)
+  // Failure handling (docs/dlq.md), before ExecutionFailed / ExecutionTimedOut. `step` is the
+  // compensated step's path ("" for spec.onFailure).
+  kCompensationStarted,    // data: type, attempt?, onFailure? (workflow ref), execution? (child)
+  kCompensationCompleted,  // data: output
+  kCompensationFailed,     // data: error
 };
 
 std::string_view to_string(EventType type);

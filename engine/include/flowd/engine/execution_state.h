@@ -52,6 +52,8 @@ struct StepState {
   TimePoint due_at{};
   TimePoint deadline{};
   TimePoint retry_due{};
+  // Stream version of its StepCompleted (0: none): compensations run in reverse of this order.
+  std::int64_t completed_version = 0;
   // A forEach over more than kForEachItemDetailLimit items keeps its items here rather than as
   // one entry per item path: an item's entry (and its inner steps') is dropped when the item
   // succeeds or is skipped, leaving its status and output by index. Failed items keep their
@@ -80,6 +82,10 @@ struct ExecutionState {
       deadline{};  // the execution timeout (ExecutionStarted `deadline`); {}: started + timeout
   std::int64_t version = 0;                             // events applied
   std::map<std::string, StepState, std::less<>> steps;  // by step path
+  // Compensations by compensated step path ("" for spec.onFailure): "started" (attempts so
+  // far in compensation_attempts), "completed" or "failed".
+  std::map<std::string, std::string, std::less<>> compensations;
+  std::map<std::string, int, std::less<>> compensation_attempts;
 
   void apply(const Event& event);
   bool terminal() const { return is_terminal(status); }

@@ -73,6 +73,17 @@ OutgoingRecord make_dead_letter(const Record& original, std::string_view reason_
 OutgoingRecord make_dead_letter(const Record& original, const PoisonReason& reason,
                                 std::string topic = std::string(kDlqTopic));
 
+// Spring Kafka's dead-letter headers (DeadLetterPublishingRecoverer), so that tools written for
+// them read flowd's: kafka_dlt-original-topic (text), -partition (4-byte big-endian int),
+// -offset and -timestamp (8-byte big-endian long, as Spring writes them), -timestamp-type,
+// -consumer-group, kafka_dlt-exception-fqcn (our error code) and -message. make_dead_letter adds
+// them too (beside the flowd-dlq-* text headers).
+void add_spring_dlt_headers(Headers& headers, std::string_view topic,
+                            std::optional<std::int32_t> partition,
+                            std::optional<std::int64_t> offset, std::int64_t timestamp_ms,
+                            std::string_view error_code, std::string_view message,
+                            std::string_view consumer_group = {});
+
 // DlqPublisher publishes dead letters through a shared producer. Thread-safe.
 class DlqPublisher {
  public:

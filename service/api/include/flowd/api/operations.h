@@ -10,11 +10,13 @@
 // thread-safe), but never an Asio thread that serves connections or drives executions.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
 
+#include "flowd/engine/error.h"
 #include "flowd/engine/json.h"
 #include "http/error.h"
 
@@ -42,6 +44,13 @@ using ApiResult = tl::expected<Reply, ApiError>;
 struct OperationsOptions {
   // metadata.actor of the events and commands these calls cause ("api", "flowctl").
   std::string actor = "api";
+  // Retention of dead letters (dlq::purge_dead_letters), run by retention() after the events':
+  // its count goes into the answer as "deadLetters". Empty: none.
+  std::function<Result<std::int64_t>(std::chrono::milliseconds older_than, bool dry_run)>
+      dead_letter_retention;
+  // The dead letters of an execution for audit(): its letter and the one it retries, with their
+  // retries and actions (dlq::dead_letters_of_execution), as "deadLetters". Empty: none.
+  std::function<Result<Json>(const std::string& execution_id)> dead_letter_audit;
 };
 
 struct WorkflowFilter {
@@ -123,7 +132,8 @@ class Operations {
 
   // Who did what: who started it, the input, every step with attempts and durations, the
   // secrets each step accessed (names), commands with actor and reason, retries, fallbacks,
-  // lineage (retryOf, parent, retries and children) and every event's actor (audit.cc).
+  // lineage (retryOf, parent, retries and children), every event's actor and, with
+  // OperationsOptions::dead_letter_audit, its dead letters' retries and actions (audit.cc).
   ApiResult audit(const std::string& id);
   // The webhooks the stored workflows serve: {"items":[{path,url,workflow,...}],"problems"}.
   ApiResult list_webhooks();
