@@ -150,9 +150,14 @@ try {
   });
 
   await check('overview shows in-flight executions from /metrics', async () => {
-    await page.waitForFunction(() => [...document.querySelectorAll('[data-metric="In flight"]')].some((e) => e.textContent.trim() !== '…'), { timeout: 15000 });
-    const inFlight = await page.$eval('[data-metric="In flight"]', (e) => Number(e.textContent));
-    assert(inFlight >= 1, `in flight ${inFlight}, the held execution runs`);
+    // The held execution is claimed by the runner a moment after its start is answered, so a
+    // first sample may read 0; the overview samples every 5 s and must show it within a few.
+    const inFlight = await page.waitForFunction(() => {
+      const n = Number(document.querySelector('[data-metric="In flight"]')?.textContent);
+      return n >= 1 ? n : false;
+    }, { timeout: 30000 }).then((h) => h.jsonValue()).catch(async () =>
+      page.$eval('[data-metric="In flight"]', (e) => e.textContent));
+    assert(Number(inFlight) >= 1, `in flight ${inFlight}, the held execution runs`);
     // Two samples give the per-minute rates.
     await page.waitForFunction(() => document.querySelector('[data-metric="Started / min"]').textContent.trim() !== '…', { timeout: 20000 });
     await shot('overview');

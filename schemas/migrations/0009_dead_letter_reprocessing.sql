@@ -1,4 +1,4 @@
--- flowd schema version 10: dead letters of failed executions and their reprocessing (dlq/).
+-- flowd schema version 9: dead letters of failed executions and their reprocessing (dlq/).
 --
 -- States: pending (waiting for a person), retrying (a retry execution runs), resolved (a retry
 -- completed, or the record was republished), discarded (dropped on purpose, with a reason),
