@@ -10,20 +10,11 @@
 
 using flowd::testing::eventually;
 using flowd::testing::FlowdProcess;
+using flowd::testing::run;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 std::vector<std::string> lines_of(const std::string& path) {
   std::vector<std::string> out;

@@ -18,6 +18,7 @@
 using namespace flowd;
 using flowd::testing::eventually;
 using flowd::testing::FlowdProcess;
+using flowd::testing::run;
 
 namespace {
 
@@ -32,16 +33,6 @@ fs::path fresh_dir(const std::string& name) {
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
-}
-
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 std::string quote(const std::string& s) {

@@ -11,11 +11,23 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "durable_support.h"
 
 namespace flowd::testing {
+
+// Runs a shell command (flowctl, kcat, psql) and returns its exit status and stdout.
+inline std::pair<int, std::string> run(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 class FlowdProcess {
  public:

@@ -12,6 +12,7 @@
 using namespace flowd;
 using flowd::testing::eventually;
 using flowd::testing::FlowdProcess;
+using flowd::testing::run;
 
 namespace {
 
@@ -30,16 +31,6 @@ void write_file(const fs::path& path, const std::string& text) {
 }
 
 // Runs a shell command; returns its exit status and stdout.
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 void kcat_produce(const std::string& brokers, const std::string& topic, const std::string& value) {
   fs::path file = fs::current_path() / ("kcat_" + topic + ".json");
   write_file(file, value);  // kcat sends a file as one record, bytes as they are

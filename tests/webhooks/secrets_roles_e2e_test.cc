@@ -46,16 +46,6 @@ std::string rows_containing(const PostgresDatabase& db, const std::string& needl
       "'public'");
 }
 
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 // An echo server on its own thread: answers every request with its Authorization and X-File
 // headers in a JSON body.
 struct EchoServer {
