@@ -6,6 +6,7 @@
 #include "dlq_command.h"
 #include "durable_commands.h"
 #include "run_command.h"
+#include "schedules_command.h"
 #include "trigger_command.h"
 #include "validate_command.h"
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   auto run_trigger = flowctl::add_trigger_command(app);
   auto run_cron = flowctl::add_cron_command(app);
   auto run_dlq = flowctl::add_dlq_command(app);
+  auto run_schedules = flowctl::add_schedules_command(app);
 
   try {
     app.parse(argc, argv);
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
   if (int code = run_trigger(); code >= 0) return code;
   if (int code = run_cron(); code >= 0) return code;
   if (int code = run_dlq(); code >= 0) return code;
+  if (int code = run_schedules(); code >= 0) return code;
   if (*validate) return flowctl::validate_command(validate_files, std::cout);
   if (*run) {
     if (!local) {

@@ -4,7 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "worker_pool.h"
+#include "route_helpers.h"
 
 namespace flowd::api {
 
@@ -13,21 +13,13 @@ namespace {
 using http::Request;
 using http::Responder;
 using http::Verb;
-using Call = std::function<ApiResult(const Request&)>;
-
-tl::unexpected<ApiError> invalid(std::string message, std::string hint = {}) {
-  return tl::unexpected(ApiError::invalid_input(std::move(message), std::move(hint)));
-}
-
-// Who acts, for the audit trail: the API token's name, as for execution commands (routes.cc).
-// Only a server without tokens (every caller anonymous) takes the X-Flowd-Actor header flowctl
-// sends, else "api"; with tokens the header is ignored, so no caller can act under another name.
-std::string actor_of(const Request& req) {
-  if (req.principal().authenticated) return req.principal().name;
-  std::string actor(req.header("X-Flowd-Actor"));
-  if (actor.empty() || actor.size() > 200) return "api";
-  return actor;
-}
+using detail::actor_of;
+using detail::body_of;
+using detail::flag;
+using detail::invalid;
+using detail::only;
+using detail::query;
+using detail::text;
 
 tl::expected<std::int64_t, ApiError> id_of(const Request& req) {
   std::string text(req.param("id"));
@@ -38,39 +30,6 @@ tl::expected<std::int64_t, ApiError> id_of(const Request& req) {
   } catch (...) {
   }
   return invalid("dead letter id '" + text + "' is not a positive integer");
-}
-
-tl::expected<Json, ApiError> body_of(const Request& req) {
-  if (req.body().empty()) return Json::object();
-  auto body = req.json();
-  if (!body) return tl::unexpected(body.error());
-  if (!body->is_object()) return invalid("the body must be a JSON object");
-  return body;
-}
-
-tl::expected<void, ApiError> only(const Json& body,
-                                  std::initializer_list<std::string_view> allowed) {
-  for (const auto& [key, value] : body.items())
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      return invalid("unknown field '" + key + "'", "allowed fields: " + list);
-    }
-  return {};
-}
-
-tl::expected<std::string, ApiError> text(const Json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return invalid(std::string(name) + " must be a string");
-  return it->get<std::string>();
-}
-
-tl::expected<bool, ApiError> flag(const Json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return false;
-  if (!it->is_boolean()) return invalid(std::string(name) + " must be a boolean");
-  return it->get<bool>();
 }
 
 tl::expected<DlqRetry, ApiError> retry_of(const Json& body) {
@@ -99,12 +58,6 @@ tl::expected<DlqRetry, ApiError> retry_of(const Json& body) {
   return r;
 }
 
-std::optional<std::string> query(const Request& req, std::string_view name) {
-  auto v = req.query(name);
-  if (v && v->empty()) return std::nullopt;
-  return v;
-}
-
 }  // namespace
 
 DlqRoutes::DlqRoutes(std::shared_ptr<detail::WorkerPool> pool) : pool_(std::move(pool)) {}
@@ -118,24 +71,8 @@ void DlqRoutes::shutdown() {
 std::unique_ptr<DlqRoutes> register_dlq_routes(http::RouteGroup api, DlqOperations& ops,
                                                std::size_t workers) {
   auto pool = std::make_shared<detail::WorkerPool>(workers, 256);
-  std::weak_ptr<detail::WorkerPool> weak = pool;
-  auto add = [&](Verb verb, std::string_view pattern, std::string operation, Call call) {
-    api.add(verb, pattern, [weak, operation, call](Request req, Responder res) {
-      auto p = weak.lock();
-      auto job = [operation, call, req = std::move(req), res]() mutable {
-        ApiResult result;
-        try {
-          result = call(req);
-        } catch (const std::exception& e) {
-          spdlog::error("api {}: {}", operation, e.what());
-          result = tl::unexpected(ApiError::internal("the operation failed unexpectedly"));
-        }
-        if (!result) return res.fail(std::move(result.error()));
-        res.send(http::Response::json(result->body, static_cast<http::Status>(result->status)));
-      };
-      if (!p || !p->post(std::move(job)))
-        res.fail(ApiError::unavailable("the API is busy or stopping", "try again shortly"));
-    });
+  auto add = [&](Verb verb, std::string_view pattern, std::string operation, detail::Call call) {
+    detail::add_pooled(api, pool, verb, pattern, std::move(operation), std::move(call));
   };
 
   add(Verb::get, "/dlq", "listDeadLetters", [&ops](const Request& req) -> ApiResult {

@@ -14,6 +14,7 @@
 #include "flowd/api/dlq_routes.h"
 #include "flowd/api/operations.h"
 #include "flowd/api/routes.h"
+#include "flowd/api/schedule_routes.h"
 #include "flowd/console/console.h"
 #include "flowd/dlq/dead_letter_projector.h"
 #include "flowd/dlq/dead_letter_store.h"
@@ -26,11 +27,14 @@
 #include "flowd/triggers/consumer.h"
 #include "flowd/triggers/embedded_broker.h"
 #include "flowd/triggers/producer.h"
+#include "flowd/triggers/schedule_store.h"
+#include "flowd/triggers/scheduler.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "outbox_relay.h"
 #include "service_metrics.h"
 #include "signals.h"
+#include "tick_starter.h"
 #include "trigger_sink.h"
 #include "webhooks/endpoint.h"
 
@@ -93,6 +97,24 @@ Result<std::vector<std::shared_ptr<const Definition>>> load_all_definitions(Even
   return out;
 }
 
+// The cron triggers of each workflow's latest version (the schedules definitions declare).
+std::vector<triggers::DefinitionSchedules> definition_schedules(
+    const std::vector<std::shared_ptr<const Definition>>& definitions) {
+  std::map<std::string, std::shared_ptr<const Definition>> latest;
+  for (const auto& d : definitions) {
+    auto& slot = latest[d->name];
+    if (!slot || d->version > slot->version) slot = d;
+  }
+  std::vector<triggers::DefinitionSchedules> out;
+  for (const auto& [name, d] : latest) {
+    triggers::DefinitionSchedules w{name, d->version, {}};
+    for (const auto& t : d->triggers)
+      if (t.cron) w.triggers.push_back(*t.cron);
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
 }  // namespace
 
 // Owns every part of the running service; members are declared in start order and stopped in
@@ -109,6 +131,8 @@ class Service {
   bool start_kafka();
   bool start_http();
   bool start_dead_letters();
+  bool start_scheduler();
+  void sync_schedules(const std::vector<std::shared_ptr<const Definition>>& definitions);
   void refresh_triggers();
   void housekeeping_loop(std::stop_token stop);
 
@@ -129,6 +153,9 @@ class Service {
   std::unique_ptr<service::OutboxRelay> relay_;
   std::unique_ptr<dlq::DeadLetterProjector> dlq_projector_;      // failed executions -> rows
   std::unique_ptr<service::DeadLetterPublisher> dlq_publisher_;  // rows -> flowd.dlq
+  std::unique_ptr<triggers::ScheduleStore> schedules_;
+  std::unique_ptr<service::StoreTickStarter> tick_starter_;
+  std::unique_ptr<triggers::Scheduler> scheduler_;
 
   boost::asio::io_context http_io_;
   std::unique_ptr<http::Server> server_;
@@ -136,6 +163,7 @@ class Service {
   std::unique_ptr<api::ApiRoutes> routes_;
   std::unique_ptr<api::DlqOperations> dlq_operations_;
   std::unique_ptr<api::DlqRoutes> dlq_routes_;
+  std::unique_ptr<api::ScheduleRoutes> schedule_routes_;
   std::unique_ptr<webhooks::WebhookEndpoint> webhooks_;
   std::thread http_thread_;
 
@@ -190,6 +218,7 @@ bool Service::start() {
       relay_options);
   relay_->start();
   if (!start_dead_letters()) return false;
+  if (!start_scheduler()) return false;
   if (!start_http()) return false;
   housekeeping_ = std::jthread([this](std::stop_token stop) { housekeeping_loop(stop); });
   return true;
@@ -344,6 +373,7 @@ bool Service::start_http() {
   routes_ = api::register_routes(server_->api(), *operations_, api_options);
   dlq_operations_ = std::make_unique<api::DlqOperations>(*store_, *dead_letters_);
   dlq_routes_ = api::register_dlq_routes(server_->api(), *dlq_operations_);
+  schedule_routes_ = api::register_schedule_routes(server_->api(), *schedules_, *scheduler_);
   console::register_routes(server_->router());
   server_->set_readiness([this] {
     http::Readiness r;
@@ -356,6 +386,7 @@ bool Service::start_http() {
     if (consumer_) service_metrics_->set_consumer(consumer_->stats());
     if (store_) service_metrics_->set_appender(store_->appender_stats());
     if (runner_) service_metrics_->set_in_flight(runner_->in_flight());
+    if (scheduler_) service_metrics_->set_scheduler(scheduler_->stats());
   });
   auto bound = server_->start();
   if (!bound) {
@@ -396,6 +427,51 @@ bool Service::start_dead_letters() {
   return true;
 }
 
+// Schedules: the store, definitions' cron triggers as schedules, and this instance's scheduler
+// (every instance runs one; ticks are claimed in PostgreSQL, docs/cron.md).
+bool Service::start_scheduler() {
+  auto schedules = triggers::ScheduleStore::open({config_.database.url, 2});
+  if (!schedules) {
+    log_.write("error", "schedules: " + schedules.error().message);
+    return false;
+  }
+  schedules_ = std::move(*schedules);
+  std::string key;
+  if (auto definitions = load_all_definitions(*store_, key)) sync_schedules(*definitions);
+  tick_starter_ = std::make_unique<service::StoreTickStarter>(*store_, *commands_, [this](Event e) {
+    if (runner_) runner_->offer(std::move(e));
+  });
+  triggers::SchedulerOptions options;
+  options.url = config_.database.url;
+  options.instance = config_.engine.instance_id;
+  options.log = [this](std::string_view level, const std::string& message, const Json& fields) {
+    log_.write(level, message, fields);
+  };
+  auto scheduler = triggers::Scheduler::open(options, *tick_starter_);
+  if (!scheduler) {
+    log_.write("error", "scheduler: " + scheduler.error().message);
+    return false;
+  }
+  scheduler_ = std::move(*scheduler);
+  scheduler_->start();
+  return true;
+}
+
+void Service::sync_schedules(const std::vector<std::shared_ptr<const Definition>>& definitions) {
+  auto report = schedules_->sync_definitions(definition_schedules(definitions));
+  if (!report) {
+    log_.write("error", "definition schedules not updated: " + report.error().message);
+    return;
+  }
+  for (const auto& name : report->conflicts)
+    log_.write("error", "schedule " + name + " of a definition is not applied: the name is taken",
+               {{"schedule", name}, {"hint", "rename the cron trigger (name:) or delete the other"}});
+  if (report->changed())
+    log_.write("info", "definition schedules updated",
+               {{"created", report->created}, {"updated", report->updated},
+                {"deleted", report->deleted}});
+}
+
 // Trigger bindings follow the definition registry (workflows applied through the API).
 void Service::refresh_triggers() {
   std::string key;
@@ -412,6 +488,7 @@ void Service::refresh_triggers() {
       (void)broker_->create_topic(topic, config_.kafka.partitions);
   consumer_->set_router(*router);
   if (webhooks_) webhooks_->set_definitions(*definitions);
+  if (schedules_) sync_schedules(*definitions);
   definitions_key_ = std::move(key);
   log_.write("info", "trigger bindings updated", {{"topics", (*router)->topics()}});
 }
@@ -433,6 +510,7 @@ void Service::housekeeping_loop(std::stop_token stop) {
           waiting += n;
       service_metrics_->set_dlq_size(waiting);
     }
+    if (auto missed = schedules_->missed_counts()) service_metrics_->set_missed_ticks(*missed);
   }
 }
 
@@ -440,6 +518,7 @@ void Service::stop() {
   stopping_ = true;
   housekeeping_ = {};  // requests stop and joins
   const auto grace = config_.engine.shutdown_grace;
+  if (scheduler_) scheduler_->stop();  // no new ticks; another instance takes the next ones
   // Stop taking triggers first; their in-flight starts finish and offsets are committed.
   if (consumer_) consumer_->stop(grace);
   if (sink_) sink_->stop();
@@ -459,6 +538,7 @@ void Service::stop() {
   if (http_thread_.joinable()) http_thread_.join();
   if (routes_) routes_->shutdown();
   if (dlq_routes_) dlq_routes_->shutdown();
+  if (schedule_routes_) schedule_routes_->shutdown();
   if (producer_) (void)producer_->flush(std::chrono::milliseconds(5000));
   consumer_.reset();
   sink_.reset();

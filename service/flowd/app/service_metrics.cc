@@ -26,7 +26,13 @@ ServiceMetrics::ServiceMetrics(http::MetricsRegistry& registry)
                         .gauge("flowd_eventstore_append_batch_events",
                                "Mean events per group-commit transaction since start")
                         .get()),
-      dlq_size_(registry.gauge("flowd_dlq_size", "Dead letters waiting for a decision").get()) {}
+      dlq_size_(registry.gauge("flowd_dlq_size", "Dead letters waiting for a decision").get()),
+      ticks_(registry.counter("flowd_schedule_ticks_total",
+                              "Schedule ticks this instance handled, by outcome", {"outcome"})),
+      missed_ticks_(registry.gauge("flowd_schedule_missed_ticks",
+                                   "Ticks of a schedule that never ran (outside its catch-up "
+                                   "window or over maxCatchup), counted in the store",
+                                   {"schedule"})) {}
 
 void ServiceMetrics::observe(service::DurableRunnerOptions& options) {
   options.on_taken = [this](const ExecutionState& state, bool fresh) {
@@ -68,6 +74,24 @@ void ServiceMetrics::set_in_flight(std::size_t running) {
 
 void ServiceMetrics::set_dlq_size(std::int64_t size) {
   dlq_size_.set(static_cast<double>(size));
+}
+
+void ServiceMetrics::set_scheduler(const triggers::SchedulerStats& stats) {
+  auto grow = [this](const char* outcome, std::uint64_t now, std::uint64_t before) {
+    ticks_.with({outcome}).inc(static_cast<double>(now - before));
+  };
+  grow("fired", stats.fired, last_scheduler_.fired);
+  grow("skipped", stats.skipped, last_scheduler_.skipped);
+  grow("buffered", stats.buffered, last_scheduler_.buffered);
+  grow("missed", stats.missed, last_scheduler_.missed);
+  grow("failed", stats.failed, last_scheduler_.failed);
+  last_scheduler_ = stats;
+}
+
+void ServiceMetrics::set_missed_ticks(
+    const std::vector<std::pair<std::string, std::int64_t>>& by_schedule) {
+  for (const auto& [schedule, missed] : by_schedule)
+    missed_ticks_.with({schedule}).set(static_cast<double>(missed));
 }
 
 }  // namespace flowd::app

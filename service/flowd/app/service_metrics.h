@@ -9,9 +9,15 @@
 //   flowd_kafka_partitions_paused                   1 while back-pressure pauses the consumer
 //   flowd_eventstore_append_batch_events            events per committed group-commit batch
 //   flowd_dlq_size                                  dead letters not yet reprocessed
+//   flowd_schedule_ticks_total{outcome}             ticks this instance handled: fired / skipped /
+//                                                   buffered / missed / failed
+//   flowd_schedule_missed_ticks{schedule}           ticks of a schedule that never ran (outside
+//                                                   its catch-up window or over maxCatchup), from
+//                                                   the store: the same on every instance
 #include "durable_runner.h"
 #include "flowd/eventstore/types.h"
 #include "flowd/triggers/consumer.h"
+#include "flowd/triggers/scheduler.h"
 #include "http/metrics.h"
 
 namespace flowd::app {
@@ -26,6 +32,8 @@ class ServiceMetrics {
   void set_appender(const eventstore::AppenderStats& stats);
   void set_in_flight(std::size_t running);
   void set_dlq_size(std::int64_t size);
+  void set_scheduler(const triggers::SchedulerStats& stats);
+  void set_missed_ticks(const std::vector<std::pair<std::string, std::int64_t>>& by_schedule);
 
  private:
   http::Family<http::Counter>& started_;
@@ -38,6 +46,9 @@ class ServiceMetrics {
   http::Gauge& paused_;
   http::Gauge& batch_events_;
   http::Gauge& dlq_size_;
+  http::Family<http::Counter>& ticks_;
+  triggers::SchedulerStats last_scheduler_;
+  http::Family<http::Gauge>& missed_ticks_;
 };
 
 }  // namespace flowd::app
