@@ -312,9 +312,13 @@ TEST_CASE("Each overlap policy does what it says, and a backfill runs each past 
   CHECK(count(db, "SELECT count(*) FROM executions WHERE dedupe_key LIKE 'cron:hourly@%'") == 5);
   CHECK(count(db, "SELECT count(*) FROM schedule_ticks WHERE schedule = 'hourly' AND backfill") == 5);
   // Under skip, the first tick of a backfill runs and the rest meet it running.
-  auto skipping = flowd.flowctl_json("schedules backfill o-skip --from " + from + " --to " + to +
-                                     " --overlap skip");
-  CHECK(skipping["ticks"].get<int>() > 1000);
+  const std::string ten_minutes_later =
+      format_utc(SysSeconds(hour - std::chrono::hours(5) + std::chrono::minutes(10)));
+  auto skipping = flowd.flowctl_json("schedules backfill o-skip --from " + from + " --to " +
+                                     ten_minutes_later + " --overlap skip");
+  CHECK(skipping["ticks"] == 601);
+  CHECK(skipping["fired"].get<int>() <= 1);  // none when o-skip's last run still goes
+  CHECK(skipping["skipped"].get<int>() >= 600);
   CHECK(skipping["fired"].get<int>() + skipping["skipped"].get<int>() ==
         skipping["ticks"].get<int>() - skipping["alreadyDone"].get<int>());
 }
@@ -346,7 +350,7 @@ TEST_CASE("Every tick fires once across three instances, a SIGKILL and downtime"
   // Downtime: all instances stop; at restart the ticks of the last catchupWindow run, in order,
   // and the older ones are recorded as missed and counted.
   instances[0]->flowctl_json("schedules update beat --workflow tick --schedule '* * * * * *' "
-                             "--overlap allow --catchup-window 3s");
+                             "--overlap allow --catchup-window 5s");
   for (auto& i : instances) i->stop();
   const std::string stopped_at = db.query("SELECT now()");
   std::this_thread::sleep_for(seconds(8));  // the downtime: 8 ticks pass with no instance up

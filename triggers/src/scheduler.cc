@@ -290,10 +290,11 @@ std::string Scheduler::Impl::handle_tick(pqxx::transaction_base& tx, Pass& pass,
   const Json data{{"fireTime", utc(fire)}, {"backfill", backfill}};
   switch (action) {
     case OverlapAction::kSkip: {
-      const std::string why = running.empty()
-                                  ? "a tick is already waiting (overlap: bufferOne)"
-                                  : "execution " + running + " still runs (overlap: " +
-                                        std::string(to_string(policy)) + ")";
+      const std::string why =
+          policy == OverlapPolicy::kBufferOne && s.buffered > 0
+              ? "a tick is already waiting for execution " + running + " (overlap: bufferOne)"
+              : "execution " + running + " still runs (overlap: " +
+                    std::string(to_string(policy)) + ")";
       detail::record_tick(tx, name, fire, "skipped", running, why, backfill);
       Json d = data;
       d["running"] = running;
