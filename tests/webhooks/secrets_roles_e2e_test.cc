@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "flowd/engine/cron.h"
 #include "flowd/engine/json.h"
 #include "http_call.h"
 #include "http_test_server.h"
@@ -329,6 +330,16 @@ spec:
     letters.push_back(letter);
   }
   const std::string dlq = "/api/v1/dlq/";
+  // A schedule for the /schedules endpoints (hourly: it fires nothing during the test).
+  const std::string hourly = R"({"workflow":"slow","schedule":"@hourly"})";
+  REQUIRE(http_call(port, verb::post, "/api/v1/schedules",
+                    R"({"name":"roles-s","workflow":"slow","schedule":"@hourly"})", as(op))
+              .status == 201);
+  const std::string sched = "/api/v1/schedules/roles-s";
+  const auto past = std::chrono::floor<std::chrono::hours>(std::chrono::system_clock::now()) -
+                    std::chrono::hours(3);
+  const std::string backfill =
+      Json{{"from", format_utc(SysSeconds(past))}, {"to", format_utc(SysSeconds(past))}}.dump();
 
   struct Endpoint {
     verb method;
@@ -352,6 +363,10 @@ spec:
       {verb::get, "/api/v1/dlq/stats", "", true},
       {verb::get, dlq + letters[0], "", true},
       {verb::get, "/api/v1/dlq/batches/roles-bulk", "", true},
+      {verb::get, "/api/v1/schedules", "", true},
+      {verb::get, sched, "", true},
+      {verb::get, sched + "/next?n=3", "", true},
+      {verb::get, sched + "/ticks", "", true},
       {verb::post, "/api/v1/workflows", def, false},
       {verb::post, "/api/v1/executions", R"({"workflow":"slow"})", false},
       {verb::post, x + "/pause", R"({"reason":"by ops"})", false},
@@ -365,6 +380,13 @@ spec:
       {verb::post, dlq + letters[2] + "/discard", R"({"reason":"duplicate"})", false},
       {verb::post, dlq + letters[3] + "/archive", R"({"reason":"kept"})", false},
       {verb::post, "/api/v1/dlq/retry", R"({"workflow":"boom2","batch":"roles-bulk"})", false},
+      {verb::post, "/api/v1/schedules", R"({"name":"roles-t","workflow":"slow","schedule":"@daily"})",
+       false},
+      {verb::put, sched, hourly, false},
+      {verb::post, sched + "/pause", R"({"note":"by ops"})", false},
+      {verb::post, sched + "/unpause", "", false},
+      {verb::post, sched + "/backfill", backfill, false},
+      {verb::delete_, "/api/v1/schedules/roles-t", "", false},
   };
   for (const auto& e : endpoints) {
     INFO(std::string(boost::beast::http::to_string(e.method)) << " " << e.path);
@@ -415,6 +437,13 @@ spec:
   if (auto legacy_id = legacy_start.json().value("id", ""); !legacy_id.empty())
     CHECK(db.query("SELECT metadata->>'actor' FROM events WHERE stream_id = 'execution-" +
                    legacy_id + "' AND stream_version = 1") == "token");
+
+  // Schedule changes and a backfill's tick carry their actors: the token's name, the tick.
+  CHECK(db.query("SELECT string_agg(DISTINCT actor, ',') FROM schedule_events WHERE schedule = "
+                 "'roles-s' AND type <> 'TickFired'") == "ops");
+  CHECK(db.query("SELECT metadata->>'actor' FROM events v JOIN executions e ON v.stream_id = "
+                 "'execution-' || e.id AND v.stream_version = 1 WHERE e.dedupe_key LIKE "
+                 "'cron:roles-s@%'") == "cron:roles-s@" + format_time(TimePoint(past)));
 
   // Dead-letter actions carry the operator token's name, whatever X-Flowd-Actor says.
   auto spoofed = as(op);
