@@ -10,11 +10,13 @@
 #include "durable_runner.h"
 #include "flowd/api/dlq_routes.h"
 #include "flowd/api/routes.h"
+#include "flowd/api/schedule_routes.h"
 #include "flowd/dlq/dead_letter_store.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
 #include "http_test_support.h"
 #include "postgres_fixture.h"
+#include "tick_starter.h"
 
 namespace flowd::api::testing {
 
@@ -40,6 +42,16 @@ class ApiFixture {
     if (!letters) throw std::runtime_error("dead letters: " + letters.error().message);
     letters_ = std::move(*letters);
     dlq_operations_ = std::make_unique<DlqOperations>(*store_, *letters_);
+    auto schedules = triggers::ScheduleStore::open({db_.url(), 2});
+    if (!schedules) throw std::runtime_error("schedules: " + schedules.error().message);
+    schedules_ = std::move(*schedules);
+    tick_starter_ = std::make_unique<service::StoreTickStarter>(*store_, *commands_, nullptr);
+    // Not started: backfills run on it; ticks are the scheduler tests' business.
+    triggers::SchedulerOptions scheduler_options;
+    scheduler_options.url = db_.url();
+    auto scheduler = triggers::Scheduler::open(scheduler_options, *tick_starter_);
+    if (!scheduler) throw std::runtime_error("scheduler: " + scheduler.error().message);
+    scheduler_ = std::move(*scheduler);
     service::DurableRunnerOptions runner_options;
     runner_options.owner = kOwner;
     runner_options.poll_interval = std::chrono::milliseconds(50);
@@ -57,6 +69,7 @@ class ApiFixture {
           api_options.sse_poll = std::chrono::milliseconds(500);
           routes_ = register_routes(server.api(), *operations_, api_options);
           dlq_routes_ = register_dlq_routes(server.api(), *dlq_operations_);
+          schedule_routes_ = register_schedule_routes(server.api(), *schedules_, *scheduler_);
         },
         metrics_);
   }
@@ -65,6 +78,7 @@ class ApiFixture {
     // Workers may still hold Responders: join them while the server's io_context lives.
     routes_->shutdown();
     dlq_routes_->shutdown();
+    schedule_routes_->shutdown();
     server_.reset();
     runner_->stop(std::chrono::milliseconds(0));
     runner_.reset();
@@ -88,6 +102,10 @@ class ApiFixture {
   std::unique_ptr<dlq::DeadLetterStore> letters_;
   std::unique_ptr<DlqOperations> dlq_operations_;
   std::unique_ptr<DlqRoutes> dlq_routes_;
+  std::unique_ptr<triggers::ScheduleStore> schedules_;
+  std::unique_ptr<service::StoreTickStarter> tick_starter_;
+  std::unique_ptr<triggers::Scheduler> scheduler_;
+  std::unique_ptr<ScheduleRoutes> schedule_routes_;
   std::unique_ptr<TestServer> server_;
 };
 
