@@ -187,6 +187,33 @@ TEST_CASE("Schedules through flowctl: ticks with rendered input, definitions, pa
   const std::string utc = next["items"][0]["utc"];
   CHECK((utc.substr(11) == "01:30:00Z" || utc.substr(11) == "00:30:00Z"));
 
+  // A new version that changes the trigger updates the schedule; one without it deletes it.
+  std::string v2 = kNightly;
+  v2.replace(v2.find("version: 1"), 10, "version: 2");
+  v2.replace(v2.find("0 30 2 * * *"), 12, "0 45 3 * * *");
+  std::ofstream(dir / "nightly-v2.yaml") << v2;
+  auto [applied, applied_out] = flowd.flowctl("workflows apply " + (dir / "nightly-v2.yaml").string());
+  INFO(applied_out);
+  REQUIRE(applied == 0);
+  REQUIRE(eventually(
+      [&] {
+        return db.query("SELECT expression FROM schedules WHERE name = 'nightly-report'") ==
+               "0 45 3 * * *";
+      },
+      seconds(30)));
+  CHECK(db.query("SELECT actor FROM schedule_events WHERE schedule = 'nightly-report' AND type = "
+                 "'ScheduleUpdated'") == "definition:nightly@2");
+  std::string v3 = kNightly;
+  v3.replace(v3.find("version: 1"), 10, "version: 3");
+  v3.erase(v3.find("  triggers:"));
+  std::ofstream(dir / "nightly-v3.yaml") << v3;
+  REQUIRE(flowd.flowctl("workflows apply " + (dir / "nightly-v3.yaml").string()).first == 0);
+  REQUIRE(eventually(
+      [&] { return count(db, "SELECT count(*) FROM schedules WHERE name = 'nightly-report'") == 0; },
+      seconds(30)));
+  CHECK(db.query("SELECT actor FROM schedule_events WHERE schedule = 'nightly-report' AND type = "
+                 "'ScheduleDeleted'") == "definition:nightly@3");
+
   // Bad schedules are refused with the field and the problem.
   auto [bad, bad_out] = flowd.flowctl("schedules create bad --workflow tick --schedule '0 0 32 * *'");
   CHECK(bad != 0);
