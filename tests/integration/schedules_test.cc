@@ -101,6 +101,7 @@ class Instance {
     flowd_->stop(SIGTERM);
     flowd_.reset();
   }
+  FlowdProcess& process() { return *flowd_; }
   std::pair<int, std::string> flowctl(const std::string& args) {
     return run("FLOWD_ACTOR=tester " + std::string(FLOWD_BIN_DIR) + "/flowctl " + args +
                " --server " + server_ + " 2>&1");
@@ -284,6 +285,8 @@ TEST_CASE("Schedules through flowctl: ticks with rendered input, definitions, pa
   CHECK(count(db, "SELECT count(*) FROM schedules WHERE name = 'pulse'") == 0);
   CHECK(count(db, "SELECT count(*) FROM schedule_events WHERE schedule = 'pulse' AND type = "
                   "'ScheduleDeleted' AND actor = 'flowctl:tester'") == 1);
+  // The scheduler's loop never failed (a failing look retries every second: polling in disguise).
+  CHECK(flowd.process().find_line("\"scheduler: ") == "");
 }
 
 TEST_CASE("Each overlap policy does what it says, and a backfill runs each past tick once",

@@ -161,7 +161,7 @@ void Scheduler::Impl::pause_for(milliseconds d) {
 TimePoint Scheduler::Impl::next_wake() {
   pqxx::read_transaction tx(*conn);
   auto r = tx.exec(
-      "SELECT flowd_micros(min(due_at)) FILTER (WHERE NOT paused AND due_at IS NOT NULL), "
+      "SELECT flowd_micros(min(due_at) FILTER (WHERE NOT paused AND due_at IS NOT NULL)), "
       " bool_or(NOT paused AND running_execution IS NOT NULL AND "
       "         (buffered > 0 OR pause_on_failure)) "
       "FROM schedules");
