@@ -405,13 +405,14 @@ try {
   await check('phone width: the dead letter pages fit', async () => {
     await page.setViewport({ width: 390, height: 844, isMobile: true });
     try {
-      for (const hash of ['#/dlq?state=', `#/dlq/${first.id}`]) {
+      for (const [hash, ready, name] of [['#/dlq?state=', 'table.dlq-list tbody tr[data-id]', 'deadletters-phone'],
+        [`#/dlq/${first.id}`, 'table.audit tr[data-type=FailedAgain]', 'deadletter-phone']]) {
         await open(hash);
-        await page.waitForSelector(hash.includes('?') ? 'table.dlq-list tbody tr[data-id]' : '[data-testid=error-code]', { timeout: 15000 });
+        await page.waitForSelector(ready, { timeout: 15000 });
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert(overflow <= 1, `${hash}: page wider than the phone by ${overflow}px`);
+        await shot(name);
       }
-      await shot('deadletter-phone');
     } finally {
       await page.setViewport({ width: 1280, height: 900 });
     }

@@ -27,7 +27,7 @@ function SourceRecord({ record }) {
       <dt>Timestamp</dt><dd>${record.timestamp !== undefined ? html`<${Time} value=${new Date(record.timestamp).toISOString()} />` : '—'}</dd>
       ${record.consumerGroup && html`<dt>Consumer group</dt><dd>${record.consumerGroup}</dd>`}
     </dl>
-    ${record.headers?.length > 0 && html`<div class="table-wrap"><table class="list plain-cols">
+    ${record.headers?.length > 0 && html`<div class="table-wrap"><table class="list">
       <caption class="sr-only">Record headers</caption>
       <thead><tr><th scope="col">Header</th><th scope="col">Value</th></tr></thead>
       <tbody>${record.headers.map((h) => html`<tr><td><code>${h.name}</code></td><td>${h.value ?? html`<span class="muted">null</span>`}</td></tr>`)}</tbody>
@@ -37,7 +37,7 @@ function SourceRecord({ record }) {
 
 function Retries({ retries }) {
   if (!retries.length) return html`<p class="muted">Not retried yet.</p>`;
-  return html`<div class="table-wrap"><table class="list plain-cols retries">
+  return html`<div class="table-wrap"><table class="list retries">
     <caption class="sr-only">Retries of this dead letter</caption>
     <thead><tr><th scope="col">#</th><th scope="col">Mode</th><th scope="col">Execution</th><th scope="col">Version</th>
       <th scope="col">Outcome</th><th scope="col">By</th><th scope="col">Requested</th><th scope="col">Ended</th></tr></thead>
@@ -52,14 +52,14 @@ function Retries({ retries }) {
 }
 
 function Audit({ audit }) {
-  return html`<div class="table-wrap"><table class="list plain-cols audit">
+  return html`<div class="table-wrap"><table class="list audit">
     <caption class="sr-only">Audit trail, oldest first</caption>
     <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Why</th><th scope="col">Details</th></tr></thead>
     <tbody>${audit.map((a) => html`<tr data-type=${a.type}>
       <td><${Time} value=${a.time} /></td><td>${a.actor}</td><td><strong>${a.type}</strong></td>
       <td>${a.reason || html`<span class="muted">—</span>`}</td>
       <td class="small">${a.data?.execution && html`${execLink(a.data.execution)} `}
-        ${a.data && Object.keys(a.data).length > 0 && html`<code class="inline-json">${JSON.stringify(a.data)}</code>`}</td>
+        ${a.data && Object.keys(a.data).length > 0 && html`<details><summary>data</summary><${Json} value=${a.data} label=${`data of ${a.type}`} /></details>`}</td>
     </tr>`)}</tbody>
   </table></div>`;
 }
@@ -120,7 +120,7 @@ export function DeadLetterPage({ id, canAct, notify }) {
 
   return html`<section class="panel deadletter" aria-labelledby="dl-title">
     <header class="exec-head">
-      <h1 id="dl-title">Dead letter <code class="exec-id">#${d.id}</code></h1>
+      <h1 id="dl-title">Dead letter #${d.id}</h1>
       <${Status} value=${d.state} /><span class="muted">${d.kind}</span>
       <a class="small" href="#/dlq">all dead letters</a>
     </header>

@@ -69,8 +69,7 @@ export function DeadLettersPage({ params, canAct, notify }) {
         onClick=${() => setFilters({ ...filters, state: '' })}>all <b data-count="total">${stats.total}</b></button>
       ${DLQ_STATES.map((s) => html`<button class=${`count s-${s} ${filters.state === s ? 'active' : ''}`} aria-pressed=${filters.state === s}
         onClick=${() => setFilters({ ...filters, state: s })}>${s} <b data-count=${s}>${stats.byState?.[s] || 0}</b></button>`)}
-      ${stats.oldestPending && html`<span class="muted small">oldest pending: <a href=${`#/dlq/${stats.oldestPending.id}`}>#${stats.oldestPending.id}</a>,
-        <${Time} value=${stats.oldestPending.createdAt} /></span>`}
+      ${stats.oldestPending && html`<span class="muted small oldest">oldest pending: <a href=${`#/dlq/${stats.oldestPending.id}`}>#${stats.oldestPending.id}</a>, <${Time} value=${stats.oldestPending.createdAt} /></span>`}
     </div>`}
     ${error && html`<p class="error-text" role="alert">${error.message}</p>`}
     ${page.items === null ? html`<p class="loading" aria-busy="true">Loading…</p>` : html`
@@ -193,8 +192,7 @@ function BulkRetry({ workflows, codes, initial, notify, onDone }) {
     </div>`}
     ${run && html`<div class="progress" aria-live="polite" data-done=${run.done}>
       <progress max=${run.total} value=${run.retried + run.errors} aria-label="bulk retry progress">${pct}%</progress>
-      <p>${run.done ? (run.stopped ? 'Stopped: ' : 'Done: ') : 'Retrying: '}<strong data-retried=${run.retried}>${run.retried}</strong> retried,
-        <strong data-errors=${run.errors}>${run.errors}</strong> errors of ${run.total} <span class="muted small">(batch ${run.batch})</span></p>
+      <p>${run.done ? (run.stopped ? 'Stopped: ' : 'Done: ') : 'Retrying: '}<strong data-retried=${run.retried}>${run.retried}</strong> retried, <strong data-errors=${run.errors}>${run.errors}</strong> errors of ${run.total} <span class="muted small">(batch ${run.batch})</span></p>
       ${run.messages.length > 0 && html`<ul class="attempts error-text">${run.messages.map((m) => html`<li>${m}</li>`)}</ul>`}
     </div>`}
     ${confirm && html`<${Confirm} verb="retry" title="Retry dead letters" label=${`Retry ${n} letters`}
