@@ -48,6 +48,7 @@ function App() {
   useEffect(() => {
     const onHash = () => { setRoute(parseHash()); setMenu(false); };
     window.addEventListener('hashchange', onHash);
+    onHash();  // a hash set between the first render and this effect fired no event we heard
     const onAuth = () => setWho(null);
     auth.listeners.add(onAuth);
     const onForbidden = () => setWho((w) => (w ? { ...w, canAct: false } : w));

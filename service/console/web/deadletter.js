@@ -37,27 +37,27 @@ function SourceRecord({ record }) {
 
 function Retries({ retries }) {
   if (!retries.length) return html`<p class="muted">Not retried yet.</p>`;
-  return html`<div class="table-wrap"><table class="list retries">
+  return html`<div class="table-wrap"><table class="list stack retries">
     <caption class="sr-only">Retries of this dead letter</caption>
     <thead><tr><th scope="col">#</th><th scope="col">Mode</th><th scope="col">Execution</th><th scope="col">Version</th>
       <th scope="col">Outcome</th><th scope="col">By</th><th scope="col">Requested</th><th scope="col">Ended</th></tr></thead>
     <tbody>${retries.map((r) => html`<tr data-retry=${r.retryNumber}>
-      <td>${r.retryNumber}</td><td>${r.mode}</td>
+      <td data-label="retry">${r.retryNumber}</td><td>${r.mode}</td>
       <td>${r.executionId ? execLink(r.executionId) : html`<span class="muted">republished</span>`}</td>
-      <td>${r.workflowVersion ?? '—'}</td><td><${Status} value=${r.outcome} /></td>
-      <td>${r.requestedBy}${r.batch ? html`<div class="muted small">batch ${r.batch}</div>` : ''}</td>
-      <td><${Time} value=${r.requestedAt} /></td><td><${Time} value=${r.endedAt} /></td>
+      <td data-label="version">${r.workflowVersion ?? '—'}</td><td><${Status} value=${r.outcome} /></td>
+      <td data-label="by">${r.requestedBy}${r.batch ? html` <span class="muted small">(batch ${r.batch})</span>` : ''}</td>
+      <td data-label="requested"><${Time} value=${r.requestedAt} /></td><td data-label="ended"><${Time} value=${r.endedAt} /></td>
     </tr>`)}</tbody>
   </table></div>`;
 }
 
 function Audit({ audit }) {
-  return html`<div class="table-wrap"><table class="list audit">
+  return html`<div class="table-wrap"><table class="list stack audit">
     <caption class="sr-only">Audit trail, oldest first</caption>
     <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Why</th><th scope="col">Details</th></tr></thead>
     <tbody>${audit.map((a) => html`<tr data-type=${a.type}>
-      <td><${Time} value=${a.time} /></td><td>${a.actor}</td><td><strong>${a.type}</strong></td>
-      <td>${a.reason || html`<span class="muted">—</span>`}</td>
+      <td><${Time} value=${a.time} /></td><td data-label="by">${a.actor}</td><td><strong>${a.type}</strong></td>
+      <td data-label="why">${a.reason || html`<span class="muted">—</span>`}</td>
       <td class="small">${a.data?.execution && html`${execLink(a.data.execution)} `}
         ${a.data && Object.keys(a.data).length > 0 && html`<details><summary>data</summary><${Json} value=${a.data} label=${`data of ${a.type}`} /></details>`}</td>
     </tr>`)}</tbody>
