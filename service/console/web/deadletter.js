@@ -157,7 +157,7 @@ export function DeadLetterPage({ id, canAct, notify }) {
     ${d.state === 'retrying' && html`<p class="muted" role="status">A retry runs; this page follows it.</p>`}
     <div class="result" role="status" aria-live="polite">${result && html`<p data-testid="action-result">${result.text}${result.execution ? html`: ${execLink(result.execution)}` : ''}</p>`}</div>
 
-    ${step && html`<h2>Failed step <code>${step.id}</code> <span class="muted small">${step.type || ''} · ${step.attempts} attempt${step.attempts === 1 ? '' : 's'}</span></h2>
+    ${step && html`<h2>Failed step <code>${step.id}</code> <span class="muted small">${step.type || ''} · ${step.attempts} attempt${step.attempts === 1 ? '' : 's'} in the failed execution</span></h2>
       <div class="two">
         <div><h4>its error</h4><${Json} value=${step.error ?? d.lastError} label="error of the failed step" /></div>
         <div><h4>its input (with, as the definition writes it)</h4><${Json} value=${step.with} label="input of the failed step" /></div>
