@@ -402,6 +402,61 @@ try {
     await shot('deadletters-bulk', false);
   });
 
+  await check('a trigger letter shows its record; retry with an edited value is checked, then sent as a merge patch', async () => {
+    // A real poison record: an envelope whose input fails console-fail's schema (orderId a number).
+    execFileSync(path.join(bin, 'flowctl'), ['trigger', 'console-fail', '--input', '{"orderId":7}', '--id', 'console-poison-1'],
+      { env: { ...process.env, FLOWD_KAFKA_BOOTSTRAP_FILE: path.join(tmp, 'broker') } });
+    const [poison] = await until('the poison record to be a dead letter', async () => (await api('GET', 'dlq?kind=trigger')).items);
+    await open(`#/dlq/${poison.id}`);
+    await page.waitForSelector('[data-testid=coordinates]', { timeout: 15000 });
+    const record = await page.$eval('.deadletter', (e) => e.textContent);
+    assert(record.includes(poison.record.topic) && record.includes('console-poison-1'), 'topic and key shown');
+    eq(await page.$eval('[data-testid=coordinates]', (e) => e.textContent), `${poison.record.partition} / ${poison.record.offset}`, 'partition / offset');
+    assert(await page.$('.actions button[data-action=republish]'), 'a trigger letter can be republished');
+    assert(!(await page.$('.actions button[data-action=retry-step]')), 'no retry from the failed step for a record');
+    await shot('deadletter-trigger');
+
+    await page.click('.actions button[data-action=retry-input]');
+    await page.waitForSelector('dialog.confirm[open] textarea[name=input]', { timeout: 5000 });
+    const prefilled = await page.$eval('dialog.confirm textarea[name=input]', (e) => e.value);
+    assert(prefilled.includes('"orderId"'), `the record's value is prefilled: ${prefilled}`);
+    const typeInput = async (text) => {
+      await page.$eval('dialog.confirm textarea[name=input]', (e) => { e.value = ''; });
+      await page.type('dialog.confirm textarea[name=input]', text);
+    };
+    await typeInput('{"input": ');
+    await page.click('dialog.confirm button[data-confirm=retry]');
+    await page.waitForFunction(() => document.querySelector('dialog.confirm [role=alert]')?.textContent.includes('not JSON'), { timeout: 5000 });
+    eq((await api('GET', `dlq/${poison.id}`)).retries.length, 0, 'nothing was sent');
+    await page.click('dialog.confirm input[name=as][value=patch]');
+    await typeInput('{"input": {"orderId": "P-7"}}');
+    await page.click('dialog.confirm button[data-confirm=retry]');
+    await page.waitForSelector('[data-testid=action-result] a', { timeout: 15000 });
+    const letter = await api('GET', `dlq/${poison.id}`);
+    eq(letter.retries.map((r) => r.mode), ['patch'], 'one retry, as a patch');
+    const x = await api('GET', `executions/${encodeURIComponent(letter.retries[0].executionId)}`);
+    eq(x.input, { orderId: 'P-7' }, 'the patched record started with the corrected input');
+  });
+
+  await check('discard needs a reason, and is audited with it', async () => {
+    const extra = await start('console-fail', { orderId: 'F-3' });
+    const letter = await until('its dead letter', async () => (await api('GET', 'dlq?workflow=console-fail&state=pending')).items.find((d) => d.executionId === extra.id));
+    await open(`#/dlq/${letter.id}`);
+    await page.waitForSelector('.actions button[data-action=discard]', { timeout: 15000 });
+    await page.click('.actions button[data-action=discard]');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=discard]', { timeout: 5000 });
+    await page.click('dialog.confirm button[data-confirm=discard]');
+    eq((await api('GET', `dlq/${letter.id}`)).deadLetter.state, 'pending', 'no reason: nothing was sent');
+    await page.type('dialog.confirm input[name=reason]', 'test order, not a customer');
+    await page.click('dialog.confirm button[data-confirm=discard]');
+    await page.waitForSelector('table.audit tr[data-type=Discarded]', { timeout: 15000 });
+    const shown = await api('GET', `dlq/${letter.id}`);
+    eq(shown.deadLetter.state, 'discarded', 'state');
+    const audit = shown.audit.find((a) => a.type === 'Discarded');
+    eq([audit.actor, audit.reason], ['console-test', 'test order, not a customer'], 'who and why');
+    assert(!(await page.$('.actions button[data-action=retry]')), 'no retry once discarded');
+  });
+
   await check('phone width: the dead letter pages fit', async () => {
     await page.setViewport({ width: 390, height: 844, isMobile: true });
     try {
