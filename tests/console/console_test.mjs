@@ -420,6 +420,7 @@ try {
     await page.waitForSelector('dialog.confirm[open] textarea[name=input]', { timeout: 5000 });
     const prefilled = await page.$eval('dialog.confirm textarea[name=input]', (e) => e.value);
     assert(prefilled.includes('"orderId"'), `the record's value is prefilled: ${prefilled}`);
+    await shot('deadletter-retry-input', false);
     const typeInput = async (text) => {
       await page.$eval('dialog.confirm textarea[name=input]', (e) => { e.value = ''; });
       await page.type('dialog.confirm textarea[name=input]', text);

@@ -48,6 +48,12 @@ export function Confirm({ verb, title, text, label, danger, reason: reasonMode, 
       setBusy(false);
     }
   };
+  // A patch starts empty and the new input starts as the old one, unless the text was edited.
+  const pick = (patch) => {
+    setAsPatch(patch);
+    if (patch && input === (json.value ?? '')) setInput('{}');
+    if (!patch && input === '{}') setInput(json.value ?? '');
+  };
   const button = label || capital(verb);
   return html`<dialog ref=${ref} class="confirm" aria-labelledby="confirm-title" onCancel=${onClose}>
     <form onSubmit=${submit}>
@@ -56,8 +62,8 @@ export function Confirm({ verb, title, text, label, danger, reason: reasonMode, 
       ${mode !== 'none' && html`<label>Reason (recorded with the command${mode === 'required' ? ', required' : ''})<input name="reason"
         required=${mode === 'required'} value=${reason} onInput=${(e) => setReason(e.target.value)} /></label>`}
       ${json && json.patch && html`<fieldset class="choice"><legend>Send the JSON below as</legend>
-        <label class="check"><input type="radio" name="as" value="input" checked=${!asPatch} onChange=${() => setAsPatch(false)} /> the new input</label>
-        <label class="check"><input type="radio" name="as" value="patch" checked=${asPatch} onChange=${() => setAsPatch(true)} /> a JSON merge patch of the input (RFC 7386)</label>
+        <label class="check"><input type="radio" name="as" value="input" checked=${!asPatch} onChange=${() => pick(false)} /> the new input</label>
+        <label class="check"><input type="radio" name="as" value="patch" checked=${asPatch} onChange=${() => pick(true)} /> a JSON merge patch of the input (RFC 7386)</label>
       </fieldset>`}
       ${json && html`<label>${json.label}<textarea name="input" rows=${json.value ? 8 : 4} spellcheck="false" value=${input} onInput=${(e) => setInput(e.target.value)}></textarea></label>`}
       ${fields.map((f) => html`<label>${f.label}<input name=${f.name} type=${f.type || 'text'} min=${f.min} required

@@ -127,7 +127,7 @@ export function DeadLetterPage({ id, canAct, notify }) {
     <div class="error-box" role="alert" data-testid="failure"><strong data-testid="error-code">${d.errorCode}</strong> <span data-testid="error-message">${d.errorMessage}</span>${d.failedStep ? ` (step ${d.failedStep})` : ''}</div>
     <dl class="facts">
       <dt>Workflow</dt><dd>${d.workflow ? html`<a href=${`#/workflows/${encodeURIComponent(d.workflow)}`}>${d.workflow}${d.workflowVersion ? `@${d.workflowVersion}` : ''}</a>` : '—'}</dd>
-      <dt>Execution</dt><dd>${d.executionId ? execLink(d.executionId) : '—'}</dd>
+      ${(isExecution || d.executionId) && html`<dt>Execution</dt><dd>${d.executionId ? execLink(d.executionId) : '—'}</dd>`}
       <dt>Attempts</dt><dd>${d.attempts}</dd>
       <dt>Retries</dt><dd data-testid="retries">${d.retries}</dd>
       <dt>First failure</dt><dd><${Time} value=${d.firstFailedAt} /></dd>
@@ -141,9 +141,9 @@ export function DeadLetterPage({ id, canAct, notify }) {
       ${open && html`
         <button data-action="retry" onClick=${() => retry('retry', { title: `Retry dead letter ${d.id}`,
           text: isExecution ? `Start a new execution of ${d.workflow} with the same input?` : 'Decode and route the original record again, with today\'s definitions?' }, {}, 'Retried')}>Retry</button>
-        <button data-action="retry-input" onClick=${() => retry('retry', { title: `Retry dead letter ${d.id} with edited input`, label: 'Retry',
+        <button data-action="retry-input" onClick=${() => retry('retry', { title: `Retry dead letter ${d.id} with edited ${isExecution ? 'input' : 'value'}`, label: 'Retry',
           text: isExecution ? 'Start a new execution with the input below (checked against the workflow\'s input schema).' : 'Route the record again with the value below instead of its original value.',
-          withInput: { label: isExecution ? 'Input (JSON)' : 'Record value (JSON)', value: isExecution ? inputText : (d.record?.value ?? ''), required: true, patch: true } }, {}, 'Retried with edited input')}>Retry with edited input</button>
+          withInput: { label: isExecution ? 'Input (JSON)' : 'Record value (JSON)', value: isExecution ? inputText : (d.record?.value ?? ''), required: true, patch: true } }, {}, 'Retried with edited input')}>Retry with edited ${isExecution ? 'input' : 'value'}</button>
         ${isExecution && html`<button data-action="retry-step" onClick=${() => retry('retry', { title: `Retry dead letter ${d.id} from the failed step`, label: 'Retry from the failed step',
           text: `Start a new execution that reuses the outputs of the steps that completed and goes on from ${d.failedStep || 'the failed step'}?` }, { fromFailedStep: true }, 'Retried from the failed step')}>Retry from the failed step</button>`}
         <button data-action="retry-version" onClick=${() => retry('retry', { title: `Retry dead letter ${d.id} onto another version`, label: 'Retry onto this version',
