@@ -13,8 +13,8 @@ const TEXT = {
 
 const capital = (s) => s[0].toUpperCase() + s.slice(1);
 
-// withInput: true (the optional input of a waiting step) or {label, value, required, patch}
-// (patch: offer "a JSON merge patch of it" beside "the new input"). reason: 'optional',
+// withInput: true (the optional input of a waiting step) or {label, value, required, patch, noun}
+// (patch: offer "a JSON merge patch of it" beside "the new <noun>", default "input"). reason: 'optional',
 // 'required' or 'none'. fields: [{name, label, type, value, min}], given to run as `values`.
 // run({reason, input, patch, values}) throws to keep the dialog open with its message.
 export function Confirm({ verb, title, text, label, danger, reason: reasonMode, withInput, fields = [], run, onClose }) {
@@ -62,8 +62,8 @@ export function Confirm({ verb, title, text, label, danger, reason: reasonMode, 
       ${mode !== 'none' && html`<label>Reason (recorded with the command${mode === 'required' ? ', required' : ''})<input name="reason"
         required=${mode === 'required'} value=${reason} onInput=${(e) => setReason(e.target.value)} /></label>`}
       ${json && json.patch && html`<fieldset class="choice"><legend>Send the JSON below as</legend>
-        <label class="check"><input type="radio" name="as" value="input" checked=${!asPatch} onChange=${() => pick(false)} /> the new input</label>
-        <label class="check"><input type="radio" name="as" value="patch" checked=${asPatch} onChange=${() => pick(true)} /> a JSON merge patch of the input (RFC 7386)</label>
+        <label class="check"><input type="radio" name="as" value="input" checked=${!asPatch} onChange=${() => pick(false)} /> the new ${json.noun || 'input'}</label>
+        <label class="check"><input type="radio" name="as" value="patch" checked=${asPatch} onChange=${() => pick(true)} /> a JSON merge patch of the ${json.noun || 'input'} (RFC 7386)</label>
       </fieldset>`}
       ${json && html`<label>${json.label}<textarea name="input" rows=${json.value ? 8 : 4} spellcheck="false" value=${input} onInput=${(e) => setInput(e.target.value)}></textarea></label>`}
       ${fields.map((f) => html`<label>${f.label}<input name=${f.name} type=${f.type || 'text'} min=${f.min} required

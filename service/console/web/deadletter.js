@@ -105,18 +105,20 @@ export function DeadLetterPage({ id, canAct, notify }) {
     },
   });
   const close = (verb, reason) => setConfirm({
-    verb, reason, danger: verb === 'discard', title: `${verb === 'discard' ? 'Discard' : 'Archive'} dead letter ${d.id}`,
+    verb, reason, danger: verb === 'discard', title: `${verb === 'discard' ? 'Discard' : 'Archive'} dead letter #${d.id}`,
     text: verb === 'discard'
       ? 'Discard this dead letter? It leaves the queue as dropped on purpose; the reason goes into the audit trail.'
       : 'Archive this dead letter? It leaves the queue and is kept for the record.',
     run: async ({ reason: why }) => {
       const r = await post(`dlq/${encodeURIComponent(id)}/${verb}`, why ? { reason: why } : {});
-      setResult({ text: `Dead letter ${r.id} is ${r.state}` });
-      notify(`Dead letter ${r.id} ${r.state}`);
+      setResult({ text: `Dead letter #${r.id} is ${r.state}` });
+      notify(`Dead letter #${r.id} ${r.state}`);
       reload();
     },
   });
   const inputText = JSON.stringify(d.input ?? {}, null, 2);
+  let valueText = d.record?.value ?? '';
+  try { valueText = JSON.stringify(JSON.parse(valueText), null, 2); } catch { /* not JSON: as it is */ }
 
   return html`<section class="panel deadletter" aria-labelledby="dl-title">
     <header class="exec-head">
@@ -139,17 +141,17 @@ export function DeadLetterPage({ id, canAct, notify }) {
     </dl>
     ${canAct && html`<div class="actions" role="toolbar" aria-label="dead letter actions">
       ${open && html`
-        <button data-action="retry" onClick=${() => retry('retry', { title: `Retry dead letter ${d.id}`,
+        <button data-action="retry" onClick=${() => retry('retry', { title: `Retry dead letter #${d.id}`,
           text: isExecution ? `Start a new execution of ${d.workflow} with the same input?` : 'Decode and route the original record again, with today\'s definitions?' }, {}, 'Retried')}>Retry</button>
-        <button data-action="retry-input" onClick=${() => retry('retry', { title: `Retry dead letter ${d.id} with edited ${isExecution ? 'input' : 'value'}`, label: 'Retry',
+        <button data-action="retry-input" onClick=${() => retry('retry', { title: `Retry dead letter #${d.id} with edited ${isExecution ? 'input' : 'value'}`, label: 'Retry',
           text: isExecution ? 'Start a new execution with the input below (checked against the workflow\'s input schema).' : 'Route the record again with the value below instead of its original value.',
-          withInput: { label: isExecution ? 'Input (JSON)' : 'Record value (JSON)', value: isExecution ? inputText : (d.record?.value ?? ''), required: true, patch: true } }, {}, 'Retried with edited input')}>Retry with edited ${isExecution ? 'input' : 'value'}</button>
-        ${isExecution && html`<button data-action="retry-step" onClick=${() => retry('retry', { title: `Retry dead letter ${d.id} from the failed step`, label: 'Retry from the failed step',
+          withInput: { label: isExecution ? 'Input (JSON)' : 'Record value (JSON)', value: isExecution ? inputText : valueText, required: true, patch: true, noun: isExecution ? 'input' : 'value' } }, {}, 'Retried with edited input')}>Retry with edited ${isExecution ? 'input' : 'value'}</button>
+        ${isExecution && html`<button data-action="retry-step" onClick=${() => retry('retry', { title: `Retry dead letter #${d.id} from the failed step`, label: 'Retry from the failed step',
           text: `Start a new execution that reuses the outputs of the steps that completed and goes on from ${d.failedStep || 'the failed step'}?` }, { fromFailedStep: true }, 'Retried from the failed step')}>Retry from the failed step</button>`}
-        <button data-action="retry-version" onClick=${() => retry('retry', { title: `Retry dead letter ${d.id} onto another version`, label: 'Retry onto this version',
+        <button data-action="retry-version" onClick=${() => retry('retry', { title: `Retry dead letter #${d.id} onto another version`, label: 'Retry onto this version',
           text: `Start a new execution with the same input on another stored version of ${d.workflow || 'the workflow'}.`,
           fields: [{ name: 'version', label: 'Workflow version', type: 'number', min: 1, value: String(d.workflowVersion || 1) }] }, {}, 'Retried onto another version')}>Retry onto version…</button>
-        ${d.kind === 'trigger' && d.record && html`<button data-action="republish" onClick=${() => retry('republish', { title: `Republish dead letter ${d.id}`,
+        ${d.kind === 'trigger' && d.record && html`<button data-action="republish" onClick=${() => retry('republish', { title: `Republish dead letter #${d.id}`,
           text: `Put the original record back on ${d.record.topic} (same key, value, headers and partition)?` }, { republish: true }, 'Republished')}>Republish the record</button>`}`}
       ${(open || d.state === 'retrying') && html`<button class="danger" data-action="discard" onClick=${() => close('discard', 'required')}>Discard</button>`}
       ${d.state !== 'archived' && html`<button data-action="archive" onClick=${() => close('archive', 'optional')}>Archive</button>`}
