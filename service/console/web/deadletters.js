@@ -9,6 +9,7 @@ import { Confirm } from './confirm.js';
 const PAGE = 50;
 export const DLQ_STATES = ['pending', 'retrying', 'resolved', 'discarded', 'archived'];
 const KINDS = ['execution', 'trigger'];
+const PREVIEW_PAGES = 10;  // a dry run plans every letter: count at most 10,000, then say "or more"
 
 function toIso(local) { return local ? new Date(local).toISOString() : ''; }
 
@@ -114,6 +115,7 @@ function BulkRetry({ workflows, codes, initial, notify, onDone }) {
   const [busy, setBusy] = useState(false);
   const [confirm, setConfirm] = useState(false);
   const stop = useRef(false);
+  useEffect(() => () => { stop.current = true; }, []);  // leaving the page stops a run after its page
 
   const filter = () => {
     const f = {};
@@ -130,14 +132,14 @@ function BulkRetry({ workflows, codes, initial, notify, onDone }) {
     try {
       const f = filter();
       const ids = [], errors = [];
-      let token = '';
+      let token = '', pages = 0;
       do {
         const r = await post('dlq/retry', { ...f, dryRun: true, limit: 1000, pageToken: token || undefined });
         for (const x of r.retried) ids.push(x.deadLetterId);
         errors.push(...r.errors);
         token = r.nextPageToken || '';
-      } while (token);
-      setPreview({ filter: f, ids, errors, matched: ids.length + errors.length });
+      } while (token && ++pages < PREVIEW_PAGES);
+      setPreview({ filter: f, ids, errors, matched: ids.length + errors.length, more: !!token });
     } catch (err) { setError(err); }
     setBusy(false);
   };
@@ -146,7 +148,7 @@ function BulkRetry({ workflows, codes, initial, notify, onDone }) {
     const f = preview.filter;
     const batch = `console-${new Date().toISOString().replace(/[-:.]/g, '')}`;
     stop.current = false;
-    let state = { total: preview.matched, retried: 0, errors: 0, done: false, stopped: false, batch, messages: [] };
+    let state = { total: preview.matched, more: preview.more, retried: 0, errors: 0, done: false, stopped: false, batch, messages: [] };
     setRun(state);
     let token = '';
     try {
@@ -180,22 +182,22 @@ function BulkRetry({ workflows, codes, initial, notify, onDone }) {
       <label>Failed since<input type="datetime-local" name="bulk-since" value=${form.since} onInput=${set('since')} /></label>
       <div class="bulk-buttons">
         <button type="submit" disabled=${busy || (run && !run.done)} data-action="preview">Preview (dry run)</button>
-        ${preview && n > 0 && !run && html`<button type="button" class="primary" data-action="bulk-retry" onClick=${() => setConfirm(true)}>Retry ${n} letter${n === 1 ? '' : 's'}</button>`}
+        ${preview && n > 0 && !run && html`<button type="button" class="primary" data-action="bulk-retry" onClick=${() => setConfirm(true)}>Retry ${n}${preview.more ? '+' : ''} letter${n === 1 ? '' : 's'}</button>`}
         ${run && !run.done && html`<button type="button" onClick=${() => { stop.current = true; }}>Stop after this page</button>`}
       </div>
     </form>
     ${error && html`<p class="error-text" role="alert">${error.message}${error.hint ? ` (${error.hint})` : ''}</p>`}
     ${preview && html`<div class="preview" role="status" data-matched=${n}>
-      <p><strong>${n}</strong> pending letter${n === 1 ? '' : 's'} would be retried${preview.errors.length ? html`; <strong>${preview.errors.length}</strong> would be refused` : ''}.</p>
+      <p><strong>${n}${preview.more ? ' or more' : ''}</strong> pending letter${n === 1 ? '' : 's'} would be retried${preview.errors.length ? html`; <strong>${preview.errors.length}</strong> would be refused` : ''}.</p>
       ${n > 0 && html`<p class="small">${preview.ids.slice(0, 40).map((id, i) => html`${i ? ', ' : ''}<a href=${`#/dlq/${id}`}>#${id}</a>`)}${n > 40 ? ` and ${n - 40} more` : ''}</p>`}
       ${preview.errors.length > 0 && html`<ul class="attempts">${preview.errors.slice(0, 10).map((x) => html`<li><a href=${`#/dlq/${x.id}`}>#${x.id}</a> <strong>${x.code}</strong> ${x.message}</li>`)}</ul>`}
     </div>`}
     ${run && html`<div class="progress" aria-live="polite" data-done=${run.done}>
-      <progress max=${run.total} value=${run.retried + run.errors} aria-label="bulk retry progress">${pct}%</progress>
-      <p>${run.done ? (run.stopped ? 'Stopped: ' : 'Done: ') : 'Retrying: '}<strong data-retried=${run.retried}>${run.retried}</strong> retried, <strong data-errors=${run.errors}>${run.errors}</strong> errors of ${run.total} <span class="muted small">(batch ${run.batch})</span></p>
+      <progress max=${Math.max(run.total, run.retried + run.errors)} value=${run.retried + run.errors} aria-label="bulk retry progress">${pct}%</progress>
+      <p>${run.done ? (run.stopped ? 'Stopped: ' : 'Done: ') : 'Retrying: '}<strong data-retried=${run.retried}>${run.retried}</strong> retried, <strong data-errors=${run.errors}>${run.errors}</strong> errors of ${run.total}${run.more ? '+' : ''} <span class="muted small">(batch ${run.batch})</span></p>
       ${run.messages.length > 0 && html`<ul class="attempts error-text">${run.messages.map((m) => html`<li>${m}</li>`)}</ul>`}
     </div>`}
-    ${confirm && html`<${Confirm} verb="retry" title="Retry dead letters" label=${`Retry ${n} letters`}
+    ${confirm && html`<${Confirm} verb="retry" title="Retry dead letters" label=${`Retry ${n}${preview?.more ? '+' : ''} letters`}
       text=${`Start ${n} new execution${n === 1 ? '' : 's'}, one per pending letter that matches? Letters that arrive meanwhile and match are retried too.`}
       run=${async ({ reason }) => { start(reason); }} onClose=${() => setConfirm(false)} />`}
   </section>`;
