@@ -87,21 +87,39 @@ export function DeadLetterPage({ id, canAct, notify }) {
   const step = shown.failedStep;
   const isExecution = d.kind === 'execution';
   const open = d.state === 'pending';
-  const retried = (what) => (r) => {
-    const text = r.alreadyRequested ? `A retry was already under way (retry ${r.retryNumber})` : `${what}: retry ${r.retryNumber} started`;
-    setResult({ text, execution: r.executionId });
-    notify(r.executionId ? `${text}: ${r.executionId}` : text);
-    reload();
-  };
-  const retry = (verb, opts, body, what) => setConfirm({
-    verb, label: opts.label, title: opts.title, text: opts.text, withInput: opts.withInput, fields: opts.fields,
+  // The retries this letter offers: the dialog's title, text and inputs, and the body they add.
+  const noun = isExecution ? 'input' : 'value';
+  let valueText = d.record?.value ?? '';
+  try { valueText = JSON.stringify(JSON.parse(valueText), null, 2); } catch { /* not JSON: as it is */ }
+  const offers = [
+    { action: 'retry', button: 'Retry', body: {},
+      text: isExecution ? `Start a new execution of ${d.workflow} with the same input?` : 'Decode and route the original record again, with today\'s definitions?' },
+    { action: 'retry-input', button: `Retry with edited ${noun}`, body: {}, title: `with edited ${noun}`,
+      text: isExecution ? 'Start a new execution with the input below (checked against the workflow\'s input schema).' : 'Route the record again with the value below instead of its original value.',
+      withInput: { label: isExecution ? 'Input (JSON)' : 'Record value (JSON)', value: isExecution ? JSON.stringify(d.input ?? {}, null, 2) : valueText, required: true, patch: true, noun } },
+    isExecution && { action: 'retry-step', button: 'Retry from the failed step', body: { fromFailedStep: true }, title: 'from the failed step',
+      text: `Start a new execution that reuses the outputs of the steps that completed and goes on from ${d.failedStep || 'the failed step'}?` },
+    { action: 'retry-version', button: 'Retry onto version…', label: 'Retry onto this version', body: {}, title: 'onto another version',
+      text: `Start a new execution with the same input on another stored version of ${d.workflow || 'the workflow'}.`,
+      fields: [{ name: 'version', label: 'Workflow version', type: 'number', min: 1, value: String(d.workflowVersion || 1) }] },
+    d.kind === 'trigger' && d.record && { action: 'republish', verb: 'republish', button: 'Republish the record', body: { republish: true },
+      text: `Put the original record back on ${d.record.topic} (same key, value, headers and partition)?` },
+  ].filter(Boolean);
+  const retry = (a) => setConfirm({
+    verb: a.verb || 'retry', label: a.label || a.button, title: `${a.verb === 'republish' ? 'Republish' : 'Retry'} dead letter #${d.id}${a.title ? ' ' + a.title : ''}`,
+    text: a.text, withInput: a.withInput, fields: a.fields,
     run: async ({ reason, input, patch, values }) => {
-      const b = { ...body };
-      if (reason) b.reason = reason;
-      if (input !== undefined) b.input = input;
-      if (patch !== undefined) b.patch = patch;
-      if (values?.version) b.version = Number(values.version);
-      retried(what)(await post(`dlq/${encodeURIComponent(id)}/retry`, b));
+      const body = { ...a.body };
+      if (reason) body.reason = reason;
+      if (input !== undefined) body.input = input;
+      if (patch !== undefined) body.patch = patch;
+      if (values?.version) body.version = Number(values.version);
+      const r = await post(`dlq/${encodeURIComponent(id)}/retry`, body);
+      const text = r.alreadyRequested ? `A retry was already under way (retry ${r.retryNumber})`
+        : r.executionId ? `${a.button.replace('…', '')}: retry ${r.retryNumber} started` : `Republish queued (retry ${r.retryNumber})`;
+      setResult({ text, execution: r.executionId });
+      notify(r.executionId ? `${text}: ${r.executionId}` : text);
+      reload();
     },
   });
   const close = (verb, reason) => setConfirm({
@@ -116,9 +134,6 @@ export function DeadLetterPage({ id, canAct, notify }) {
       reload();
     },
   });
-  const inputText = JSON.stringify(d.input ?? {}, null, 2);
-  let valueText = d.record?.value ?? '';
-  try { valueText = JSON.stringify(JSON.parse(valueText), null, 2); } catch { /* not JSON: as it is */ }
 
   return html`<section class="panel deadletter" aria-labelledby="dl-title">
     <header class="exec-head">
@@ -140,19 +155,7 @@ export function DeadLetterPage({ id, canAct, notify }) {
       ${d.publishedAt && html`<dt>On flowd.dlq</dt><dd><${Time} value=${d.publishedAt} /></dd>`}
     </dl>
     ${canAct && html`<div class="actions" role="toolbar" aria-label="dead letter actions">
-      ${open && html`
-        <button data-action="retry" onClick=${() => retry('retry', { title: `Retry dead letter #${d.id}`,
-          text: isExecution ? `Start a new execution of ${d.workflow} with the same input?` : 'Decode and route the original record again, with today\'s definitions?' }, {}, 'Retried')}>Retry</button>
-        <button data-action="retry-input" onClick=${() => retry('retry', { title: `Retry dead letter #${d.id} with edited ${isExecution ? 'input' : 'value'}`, label: 'Retry',
-          text: isExecution ? 'Start a new execution with the input below (checked against the workflow\'s input schema).' : 'Route the record again with the value below instead of its original value.',
-          withInput: { label: isExecution ? 'Input (JSON)' : 'Record value (JSON)', value: isExecution ? inputText : valueText, required: true, patch: true, noun: isExecution ? 'input' : 'value' } }, {}, 'Retried with edited input')}>Retry with edited ${isExecution ? 'input' : 'value'}</button>
-        ${isExecution && html`<button data-action="retry-step" onClick=${() => retry('retry', { title: `Retry dead letter #${d.id} from the failed step`, label: 'Retry from the failed step',
-          text: `Start a new execution that reuses the outputs of the steps that completed and goes on from ${d.failedStep || 'the failed step'}?` }, { fromFailedStep: true }, 'Retried from the failed step')}>Retry from the failed step</button>`}
-        <button data-action="retry-version" onClick=${() => retry('retry', { title: `Retry dead letter #${d.id} onto another version`, label: 'Retry onto this version',
-          text: `Start a new execution with the same input on another stored version of ${d.workflow || 'the workflow'}.`,
-          fields: [{ name: 'version', label: 'Workflow version', type: 'number', min: 1, value: String(d.workflowVersion || 1) }] }, {}, 'Retried onto another version')}>Retry onto version…</button>
-        ${d.kind === 'trigger' && d.record && html`<button data-action="republish" onClick=${() => retry('republish', { title: `Republish dead letter #${d.id}`,
-          text: `Put the original record back on ${d.record.topic} (same key, value, headers and partition)?` }, { republish: true }, 'Republished')}>Republish the record</button>`}`}
+      ${open && offers.map((a) => html`<button data-action=${a.action} onClick=${() => retry(a)}>${a.button}</button>`)}
       ${(open || d.state === 'retrying') && html`<button class="danger" data-action="discard" onClick=${() => close('discard', 'required')}>Discard</button>`}
       ${d.state !== 'archived' && html`<button data-action="archive" onClick=${() => close('archive', 'optional')}>Archive</button>`}
     </div>`}
