@@ -130,10 +130,10 @@ page.on('pageerror', (e) => consoleErrors.push(String(e)));
 page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) consoleErrors.push(m.text()); });
 // Failed requests by URL: an unexpected 404 or 500 is an error of the page.
 page.on('response', (r) => {
-  const expected = r.status() === 401 || (r.status() === 403 && forbidding) || (r.status() === 404 && /\/api\/v1\/executions\/[^/]+$/.test(r.url()) && searching);
+  const expected = r.status() === 401 || (r.status() === 403 && forbidding) || (refusing && /\/api\/v1\/dlq\//.test(r.url())) || (r.status() === 404 && /\/api\/v1\/executions\/[^/]+$/.test(r.url()) && searching);
   if (r.status() >= 400 && !expected) consoleErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
 });
-let searching = false, forbidding = false;
+let searching = false, forbidding = false, refusing = false;
 const shot = async (name, fullPage = true) => {
   await page.evaluate(() => window.scrollTo(0, 0));  // the sticky header stays on top
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
@@ -456,6 +456,43 @@ try {
     const audit = shown.audit.find((a) => a.type === 'Discarded');
     eq([audit.actor, audit.reason], ['console-test', 'test order, not a customer'], 'who and why');
     assert(!(await page.$('.actions button[data-action=retry]')), 'no retry once discarded');
+  });
+
+  await check('retry onto a missing version shows the API\'s error; from the failed step reuses what completed; archive', async () => {
+    const extra = await start('console-fail', { orderId: 'F-4' });
+    const letter = await until('its dead letter', async () => (await api('GET', 'dlq?workflow=console-fail&state=pending')).items.find((d) => d.executionId === extra.id));
+    await open(`#/dlq/${letter.id}`);
+    await page.waitForSelector('.actions button[data-action=retry-version]', { timeout: 15000 });
+    await page.click('.actions button[data-action=retry-version]');
+    await page.waitForSelector('dialog.confirm[open] input[name=version]', { timeout: 5000 });
+    await page.$eval('dialog.confirm input[name=version]', (e) => { e.value = ''; });
+    await page.type('dialog.confirm input[name=version]', '2');
+    refusing = true;
+    try {
+      await page.click('dialog.confirm button[data-confirm=retry]');
+      await page.waitForFunction(() => document.querySelector('dialog.confirm [role=alert]')?.textContent.includes('console-fail@2'), { timeout: 10000 });
+    } finally { refusing = false; }
+    eq((await api('GET', `dlq/${letter.id}`)).retries.length, 0, 'nothing was retried');
+    await page.click('dialog.confirm button[type=button]');  // Keep it
+    await page.waitForFunction(() => !document.querySelector('dialog.confirm'), { timeout: 5000 });
+
+    await page.click('.actions button[data-action=retry-step]');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=retry]', { timeout: 5000 });
+    await page.click('dialog.confirm button[data-confirm=retry]');
+    await page.waitForSelector('[data-testid=action-result] a', { timeout: 15000 });
+    const retry = (await api('GET', `dlq/${letter.id}`)).retries[0];
+    eq(retry.mode, 'from-failed-step', 'mode');
+    const events = (await api('GET', `executions/${encodeURIComponent(retry.executionId)}/events?limit=1000`)).items;
+    assert(events.some((e) => e.type === 'StepCompleted' && e.step === 'prepare' && e.data?.reused), 'prepare carried over');
+
+    await until('the letter to be pending again', async () => (await api('GET', `dlq/${letter.id}`)).deadLetter.state === 'pending');
+    await page.waitForSelector('.actions button[data-action=archive]', { timeout: 15000 });
+    await page.click('.actions button[data-action=archive]');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=archive]', { timeout: 5000 });
+    await page.click('dialog.confirm button[data-confirm=archive]');
+    await page.waitForSelector('table.audit tr[data-type=Archived]', { timeout: 15000 });
+    eq((await api('GET', `dlq/${letter.id}`)).deadLetter.state, 'archived', 'archived');
+    assert(!(await page.$('.actions button[data-action=archive]')), 'no archive button once archived');
   });
 
   await check('phone width: the dead letter pages fit', async () => {
