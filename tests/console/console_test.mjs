@@ -406,7 +406,7 @@ try {
     // A real poison record: an envelope whose input fails console-fail's schema (orderId a number).
     execFileSync(path.join(bin, 'flowctl'), ['trigger', 'console-fail', '--input', '{"orderId":7}', '--id', 'console-poison-1'],
       { env: { ...process.env, FLOWD_KAFKA_BOOTSTRAP_FILE: path.join(tmp, 'broker') } });
-    const [poison] = await until('the poison record to be a dead letter', async () => (await api('GET', 'dlq?kind=trigger')).items);
+    const poison = await until('the poison record to be a dead letter', async () => (await api('GET', 'dlq?kind=trigger')).items[0]);
     await open(`#/dlq/${poison.id}`);
     await page.waitForSelector('[data-testid=coordinates]', { timeout: 15000 });
     const record = await page.$eval('.deadletter', (e) => e.textContent);
