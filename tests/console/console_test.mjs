@@ -135,8 +135,12 @@ page.on('response', (r) => {
 });
 let searching = false, forbidding = false, refusing = false;
 const shot = async (name, fullPage = true) => {
-  await page.evaluate(() => window.scrollTo(0, 0));  // the sticky header stays on top
+  // The sticky header stays on top; a toast left by an earlier check would cover the page.
+  const toast = (v) => page.evaluate((x) => { const t = document.querySelector('.toast'); if (t) t.style.visibility = x; }, v);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await toast('hidden');
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
+  await toast('');
 };
 const open = async (hash) => { await page.evaluate((h) => { location.hash = h; }, hash); };
 
