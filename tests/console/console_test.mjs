@@ -317,7 +317,7 @@ try {
   const letterOf = (x) => letters.find((d) => d.executionId === x.id);
   const first = letterOf(fails[0]), second = letterOf(fails[1]);
 
-  await check('dead letters list shows the letters with counts by state', async () => {
+  await check('dead letters list shows the letters with counts by state; filters by state, kind and error code', async () => {
     await open('#/dlq');
     await page.waitForSelector(`table.dlq-list tbody tr[data-id="${first.id}"]`, { timeout: 15000 });
     const ids = await page.$$eval('table.dlq-list tbody tr[data-id]', (rows) => rows.map((r) => Number(r.dataset.id)));
@@ -331,6 +331,12 @@ try {
     await page.waitForFunction(() => document.querySelector('table.dlq-list tbody')?.textContent.includes('No dead letters match'), { timeout: 10000 });
     await page.select('select[name=state]', 'pending');
     await page.waitForSelector(`table.dlq-list tbody tr[data-id="${first.id}"]`, { timeout: 10000 });
+    await page.select('select[name=kind]', 'trigger');
+    await page.waitForFunction(() => document.querySelector('table.dlq-list tbody')?.textContent.includes('No dead letters match'), { timeout: 10000 });
+    await page.select('select[name=kind]', '');
+    await page.select('select[name=errorCode]', 'EXTERNAL');
+    await page.waitForFunction((n) => document.querySelectorAll('table.dlq-list tbody tr[data-id]').length === n, { timeout: 10000 }, pending.length);
+    await page.select('select[name=errorCode]', '');
     await shot('deadletters');
   });
 
