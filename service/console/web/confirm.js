@@ -14,9 +14,10 @@ const TEXT = {
 const capital = (s) => s[0].toUpperCase() + s.slice(1);
 
 // withInput: true (the optional input of a waiting step) or {label, value, required, patch, noun}
-// (patch: offer "a JSON merge patch of it" beside "the new <noun>", default "input"). reason: 'optional',
-// 'required' or 'none'. fields: [{name, label, type, value, min}], given to run as `values`.
-// run({reason, input, patch, values}) throws to keep the dialog open with its message.
+// (patch: offer "a JSON merge patch of it" beside "the new <noun>", default "input").
+// reason: 'optional', 'required' or 'none'. fields: [{name, label, type, value, min}], given to
+// run as `values`. run({reason, input, patch, values}) throws to keep the dialog open with its
+// message (and the API's hint).
 export function Confirm({ verb, title, text, label, danger, reason: reasonMode, withInput, fields = [], run, onClose }) {
   const mode = reasonMode || (verb === 'rerun' ? 'none' : 'optional');
   const json = withInput === true ? { label: 'Input for the waiting step (JSON, optional)' } : withInput;
