@@ -10,6 +10,7 @@
 // one with scripts/pg, instance "test"), FLOWD_CHROMIUM (default /usr/bin/chromium).
 import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,10 @@ const bin = path.resolve(args.bin || path.join(root, 'build/bin'));
 const shots = path.resolve(args.screenshots || path.join(root, 'build/console-screenshots'));
 const chromium = process.env.FLOWD_CHROMIUM || '/usr/bin/chromium';
 const TOKEN = 'console-test-token';
+// A second, real token with the role reader: whoami answers canAct false and the server refuses
+// its actions (FLOWD_HTTP_TOKENS holds names, roles and SHA-256 digests, never the tokens).
+const READER_TOKEN = 'console-reader-token';
+const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 let passed = 0, failed = 0;
 const figures = [];
@@ -76,7 +81,8 @@ const log = fs.openSync(logPath, 'w');
 const flowd = spawn(path.join(bin, 'flowd'), [], {
   env: {
     ...process.env,
-    FLOWD_DATABASE_URL: dbUrl, FLOWD_HTTP_LISTEN: '127.0.0.1:0', FLOWD_HTTP_TOKEN: TOKEN,
+    FLOWD_DATABASE_URL: dbUrl, FLOWD_HTTP_LISTEN: '127.0.0.1:0',
+    FLOWD_HTTP_TOKENS: `console-test:operator:${sha256(TOKEN)},console-reader:reader:${sha256(READER_TOKEN)}`,
     FLOWD_KAFKA_BOOTSTRAP_FILE: path.join(tmp, 'broker'), FLOWD_ENGINE_INSTANCE_ID: 'console-test',
     FLOWD_WORKFLOWS_DIRS: path.join(root, 'tests/console/workflows'), FLOWD_LOG_FORMAT: 'json',
   },
@@ -124,13 +130,17 @@ page.on('pageerror', (e) => consoleErrors.push(String(e)));
 page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) consoleErrors.push(m.text()); });
 // Failed requests by URL: an unexpected 404 or 500 is an error of the page.
 page.on('response', (r) => {
-  const expected = r.status() === 401 || (r.status() === 403 && forbidding) || (r.status() === 404 && /\/api\/v1\/executions\/[^/]+$/.test(r.url()) && searching);
+  const expected = r.status() === 401 || (r.status() === 403 && forbidding) || (refusing && /\/api\/v1\/dlq\//.test(r.url())) || (r.status() === 404 && /\/api\/v1\/executions\/[^/]+$/.test(r.url()) && searching);
   if (r.status() >= 400 && !expected) consoleErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
 });
-let searching = false, forbidding = false;
+let searching = false, forbidding = false, refusing = false;
 const shot = async (name, fullPage = true) => {
-  await page.evaluate(() => window.scrollTo(0, 0));  // the sticky header stays on top
+  // The sticky header stays on top; a toast left by an earlier check would cover the page.
+  const toast = (v) => page.evaluate((x) => { const t = document.querySelector('.toast'); if (t) t.style.visibility = x; }, v);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await toast('hidden');
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
+  await toast('');
 };
 const open = async (hash) => { await page.evaluate((h) => { location.hash = h; }, hash); };
 
@@ -139,6 +149,8 @@ try {
   const card = await start('console-demo', { orderId: 'A-1', method: 'card', items: [{ sku: 'tea' }, { sku: 'cup' }, { sku: 'pot' }] }, { dedupeKey: 'order-A-1' });
   const invoice = await start('console-demo', { orderId: 'B-2', method: 'invoice', items: [{ sku: 'mug' }] });
   const hold = await start('console-slow', { duration: '10m' });
+  // Two executions that fail for good: each becomes a dead letter (the projector, within ~100 ms).
+  const fails = [await start('console-fail', { orderId: 'F-1' }), await start('console-fail', { orderId: 'F-2' })];
   for (const id of [card.id, invoice.id]) await until(`${id} to end`, async () => ended(await statusOf(id)));
 
   await check('the page asks for the token and accepts it', async () => {
@@ -297,6 +309,218 @@ try {
     await shot('workflow');
   });
 
+  // --- dead letters ----------------------------------------------------------------------------
+  const letters = await until('the failed executions to be dead letters', async () => {
+    const items = (await api('GET', 'dlq?workflow=console-fail&state=pending')).items;
+    return items.length === fails.length && items;
+  });
+  const letterOf = (x) => letters.find((d) => d.executionId === x.id);
+  const first = letterOf(fails[0]), second = letterOf(fails[1]);
+
+  await check('dead letters list shows the letters with counts by state; filters by state, kind and error code', async () => {
+    await open('#/dlq');
+    await page.waitForSelector(`table.dlq-list tbody tr[data-id="${first.id}"]`, { timeout: 15000 });
+    const ids = await page.$$eval('table.dlq-list tbody tr[data-id]', (rows) => rows.map((r) => Number(r.dataset.id)));
+    const pending = (await api('GET', 'dlq?state=pending&limit=500')).items.map((d) => d.id);
+    eq(ids, pending, 'ids in the table (pending, newest first)');
+    const row = await page.$eval(`tr[data-id="${first.id}"]`, (r) => r.textContent);
+    assert(row.includes('EXTERNAL') && row.includes('console-fail@1') && row.includes('charge'), `row: ${row}`);
+    const stats = await api('GET', 'dlq/stats');
+    await page.waitForFunction((n) => document.querySelector('[data-count=pending]')?.textContent === String(n), { timeout: 10000 }, stats.byState.pending);
+    await page.select('select[name=state]', 'resolved');
+    await page.waitForFunction(() => document.querySelector('table.dlq-list tbody')?.textContent.includes('No dead letters match'), { timeout: 10000 });
+    await page.select('select[name=state]', 'pending');
+    await page.waitForSelector(`table.dlq-list tbody tr[data-id="${first.id}"]`, { timeout: 10000 });
+    await page.select('select[name=kind]', 'trigger');
+    await page.waitForFunction(() => document.querySelector('table.dlq-list tbody')?.textContent.includes('No dead letters match'), { timeout: 10000 });
+    await page.select('select[name=kind]', '');
+    await page.select('select[name=errorCode]', 'EXTERNAL');
+    await page.waitForFunction((n) => document.querySelectorAll('table.dlq-list tbody tr[data-id]').length === n, { timeout: 10000 }, pending.length);
+    await page.select('select[name=errorCode]', '');
+    await shot('deadletters');
+  });
+
+  await check('a dead letter shows its error code, message, failed step, audit and timeline', async () => {
+    await page.click(`tr[data-id="${first.id}"] a`);
+    await page.waitForSelector('[data-testid=error-code]', { timeout: 15000 });
+    eq(await page.$eval('[data-testid=error-code]', (e) => e.textContent), 'EXTERNAL', 'error code');
+    eq(await page.$eval('[data-testid=error-message]', (e) => e.textContent), 'the payment gateway refused the charge', 'message');
+    const text = await page.$eval('.deadletter', (e) => e.textContent);
+    assert(text.includes('Failed step charge') && text.includes('F-1'), 'the failed step and the input are shown');
+    await page.waitForSelector('table.audit tr[data-type=Created]', { timeout: 5000 });
+    await page.waitForSelector('.timeline .tl-row', { timeout: 5000 });
+    const link = await page.$eval('.deadletter .facts a[href^="#/executions/"]', (a) => a.getAttribute('href'));
+    eq(link, `#/executions/${encodeURIComponent(fails[0].id)}`, 'the execution link');
+    await shot('deadletter');
+  });
+
+  await check('bulk retry: the dry run previews how many letters match', async () => {
+    await open('#/dlq');
+    await page.waitForSelector('form[aria-label="bulk retry filter"]', { timeout: 15000 });
+    await page.select('select[name=bulk-workflow]', 'console-fail');
+    await page.click('button[data-action=preview]');
+    await page.waitForSelector('.preview[data-matched]', { timeout: 15000 });
+    const want = await api('POST', 'dlq/retry', { workflow: 'console-fail', dryRun: true, limit: 1000 });
+    const shown = await page.$eval('.preview', (e) => Number(e.dataset.matched));
+    eq(shown, want.retried.length, 'letters matched (the API\'s dry run)');
+    eq(shown, 2, 'both letters are pending');
+    const retries = (await api('GET', `dlq/${first.id}`)).retries.length;
+    eq(retries, 0, 'a dry run retries nothing');
+    await page.waitForSelector('button[data-action=bulk-retry]', { timeout: 5000 });
+    const label = await page.$eval('button[data-action=bulk-retry]', (e) => e.textContent);
+    eq(label, 'Retry 2 letters', 'the retry button says how many');
+  });
+
+  await check('retry with confirmation starts a new execution (checked through the API)', async () => {
+    await open(`#/dlq/${first.id}`);
+    await page.waitForSelector('.actions button[data-action=retry]', { timeout: 15000 });
+    await page.click('.actions button[data-action=retry]');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=retry]', { timeout: 5000 });
+    await page.type('dialog.confirm input[name=reason]', 'console test retry');
+    await page.click('dialog.confirm button[data-confirm=retry]');
+    await page.waitForSelector('[data-testid=action-result] a', { timeout: 15000 });
+    const shown = await page.$eval('[data-testid=action-result] a', (a) => a.getAttribute('title'));
+    const letter = await api('GET', `dlq/${first.id}`);
+    assert(letter.deadLetter.retries >= 1 && letter.retries.length >= 1, `retries ${letter.deadLetter.retries}`);
+    eq(letter.retries[0].executionId, shown, 'the retry execution linked on the page');
+    eq(letter.retries[0].requestedBy, 'console-test', 'the actor is the token\'s name');
+    const x = await api('GET', `executions/${encodeURIComponent(shown)}`);
+    eq(x.workflow, 'console-fail', 'the retry runs the workflow');
+    eq(x.input, { orderId: 'F-1' }, 'with the same input');
+    await page.waitForSelector(`table.retries tr[data-retry="1"] a[title="${shown}"]`, { timeout: 10000 });
+  });
+
+  await check('bulk retry runs the pages with a progress bar and a summary', async () => {
+    await open('#/dlq');
+    await page.waitForSelector('select[name=bulk-workflow]', { timeout: 15000 });
+    await page.select('select[name=bulk-workflow]', 'console-fail');
+    // The first letter's retry fails too, which puts it back to pending (attempts + 1): wait for
+    // that, so the preview and the run see the same two letters.
+    await until('the first letter to be pending again', async () => (await api('GET', `dlq/${first.id}`)).deadLetter.state === 'pending');
+    await page.click('button[data-action=preview]');
+    await page.waitForSelector('button[data-action=bulk-retry]', { timeout: 15000 });
+    const n = await page.$eval('.preview', (e) => Number(e.dataset.matched));
+    eq(n, 2, 'letters matched');
+    await page.click('button[data-action=bulk-retry]');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=retry]', { timeout: 5000 });
+    await page.click('dialog.confirm button[data-confirm=retry]');
+    await page.waitForSelector('.progress[data-done=true]', { timeout: 30000 });
+    const retried = await page.$eval('.progress [data-retried]', (e) => Number(e.dataset.retried));
+    eq(retried, n, 'retried as many as the preview matched');
+    const letter = await api('GET', `dlq/${second.id}`);
+    assert(letter.retries.length >= 1 && letter.retries[0].batch?.startsWith('console-'), `second letter retried in a batch: ${JSON.stringify(letter.retries)}`);
+    await shot('deadletters-bulk', false);
+  });
+
+  await check('a trigger letter shows its record; retry with an edited value is checked, then sent as a merge patch', async () => {
+    // A real poison record: an envelope whose input fails console-fail's schema (orderId a number).
+    execFileSync(path.join(bin, 'flowctl'), ['trigger', 'console-fail', '--input', '{"orderId":7}', '--id', 'console-poison-1'],
+      { env: { ...process.env, FLOWD_KAFKA_BOOTSTRAP_FILE: path.join(tmp, 'broker') } });
+    const poison = await until('the poison record to be a dead letter', async () => (await api('GET', 'dlq?kind=trigger')).items[0]);
+    await open(`#/dlq/${poison.id}`);
+    await page.waitForSelector('[data-testid=coordinates]', { timeout: 15000 });
+    const record = await page.$eval('.deadletter', (e) => e.textContent);
+    assert(record.includes(poison.record.topic) && record.includes('console-poison-1'), 'topic and key shown');
+    eq(await page.$eval('[data-testid=coordinates]', (e) => e.textContent), `${poison.record.partition} / ${poison.record.offset}`, 'partition / offset');
+    assert(await page.$('.actions button[data-action=republish]'), 'a trigger letter can be republished');
+    assert(!(await page.$('.actions button[data-action=retry-step]')), 'no retry from the failed step for a record');
+    await shot('deadletter-trigger');
+
+    await page.click('.actions button[data-action=retry-input]');
+    await page.waitForSelector('dialog.confirm[open] textarea[name=input]', { timeout: 5000 });
+    const prefilled = await page.$eval('dialog.confirm textarea[name=input]', (e) => e.value);
+    assert(prefilled.includes('"orderId"'), `the record's value is prefilled: ${prefilled}`);
+    await shot('deadletter-retry-input', false);
+    const typeInput = async (text) => {
+      await page.$eval('dialog.confirm textarea[name=input]', (e) => { e.value = ''; });
+      await page.type('dialog.confirm textarea[name=input]', text);
+    };
+    await typeInput('{"input": ');
+    await page.click('dialog.confirm button[data-confirm=retry]');
+    await page.waitForFunction(() => document.querySelector('dialog.confirm [role=alert]')?.textContent.includes('not JSON'), { timeout: 5000 });
+    eq((await api('GET', `dlq/${poison.id}`)).retries.length, 0, 'nothing was sent');
+    await page.click('dialog.confirm input[name=as][value=patch]');
+    await typeInput('{"input": {"orderId": "P-7"}}');
+    await page.click('dialog.confirm button[data-confirm=retry]');
+    await page.waitForSelector('[data-testid=action-result] a', { timeout: 15000 });
+    const letter = await api('GET', `dlq/${poison.id}`);
+    eq(letter.retries.map((r) => r.mode), ['patch'], 'one retry, as a patch');
+    const x = await api('GET', `executions/${encodeURIComponent(letter.retries[0].executionId)}`);
+    eq(x.input, { orderId: 'P-7' }, 'the patched record started with the corrected input');
+  });
+
+  await check('discard needs a reason, and is audited with it', async () => {
+    const extra = await start('console-fail', { orderId: 'F-3' });
+    const letter = await until('its dead letter', async () => (await api('GET', 'dlq?workflow=console-fail&state=pending')).items.find((d) => d.executionId === extra.id));
+    await open(`#/dlq/${letter.id}`);
+    await page.waitForSelector('.actions button[data-action=discard]', { timeout: 15000 });
+    await page.click('.actions button[data-action=discard]');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=discard]', { timeout: 5000 });
+    await page.click('dialog.confirm button[data-confirm=discard]');
+    eq((await api('GET', `dlq/${letter.id}`)).deadLetter.state, 'pending', 'no reason: nothing was sent');
+    await page.type('dialog.confirm input[name=reason]', 'test order, not a customer');
+    await page.click('dialog.confirm button[data-confirm=discard]');
+    await page.waitForSelector('table.audit tr[data-type=Discarded]', { timeout: 15000 });
+    const shown = await api('GET', `dlq/${letter.id}`);
+    eq(shown.deadLetter.state, 'discarded', 'state');
+    const audit = shown.audit.find((a) => a.type === 'Discarded');
+    eq([audit.actor, audit.reason], ['console-test', 'test order, not a customer'], 'who and why');
+    assert(!(await page.$('.actions button[data-action=retry]')), 'no retry once discarded');
+  });
+
+  await check('retry onto a missing version shows the API\'s error; from the failed step reuses what completed; archive', async () => {
+    const extra = await start('console-fail', { orderId: 'F-4' });
+    const letter = await until('its dead letter', async () => (await api('GET', 'dlq?workflow=console-fail&state=pending')).items.find((d) => d.executionId === extra.id));
+    await open(`#/dlq/${letter.id}`);
+    await page.waitForSelector('.actions button[data-action=retry-version]', { timeout: 15000 });
+    await page.click('.actions button[data-action=retry-version]');
+    await page.waitForSelector('dialog.confirm[open] input[name=version]', { timeout: 5000 });
+    await page.$eval('dialog.confirm input[name=version]', (e) => { e.value = ''; });
+    await page.type('dialog.confirm input[name=version]', '2');
+    refusing = true;
+    try {
+      await page.click('dialog.confirm button[data-confirm=retry]');
+      await page.waitForFunction(() => document.querySelector('dialog.confirm [role=alert]')?.textContent.includes('console-fail@2'), { timeout: 10000 });
+    } finally { refusing = false; }
+    eq((await api('GET', `dlq/${letter.id}`)).retries.length, 0, 'nothing was retried');
+    await page.click('dialog.confirm button[type=button]');  // Keep it
+    await page.waitForFunction(() => !document.querySelector('dialog.confirm'), { timeout: 5000 });
+
+    await page.click('.actions button[data-action=retry-step]');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=retry]', { timeout: 5000 });
+    await page.click('dialog.confirm button[data-confirm=retry]');
+    await page.waitForSelector('[data-testid=action-result] a', { timeout: 15000 });
+    const retry = (await api('GET', `dlq/${letter.id}`)).retries[0];
+    eq(retry.mode, 'from-failed-step', 'mode');
+    const events = (await api('GET', `executions/${encodeURIComponent(retry.executionId)}/events?limit=1000`)).items;
+    assert(events.some((e) => e.type === 'StepCompleted' && e.step === 'prepare' && e.data?.reused), 'prepare carried over');
+
+    await until('the letter to be pending again', async () => (await api('GET', `dlq/${letter.id}`)).deadLetter.state === 'pending');
+    await page.waitForSelector('.actions button[data-action=archive]', { timeout: 15000 });
+    await page.click('.actions button[data-action=archive]');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=archive]', { timeout: 5000 });
+    await page.click('dialog.confirm button[data-confirm=archive]');
+    await page.waitForSelector('table.audit tr[data-type=Archived]', { timeout: 15000 });
+    eq((await api('GET', `dlq/${letter.id}`)).deadLetter.state, 'archived', 'archived');
+    assert(!(await page.$('.actions button[data-action=archive]')), 'no archive button once archived');
+  });
+
+  await check('phone width: the dead letter pages fit', async () => {
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    try {
+      for (const [hash, ready, name] of [['#/dlq?state=', 'table.dlq-list tbody tr[data-id]', 'deadletters-phone'],
+        [`#/dlq/${first.id}`, 'table.audit tr[data-type=FailedAgain]', 'deadletter-phone']]) {
+        await open(hash);
+        await page.waitForSelector(ready, { timeout: 15000 });
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(overflow <= 1, `${hash}: page wider than the phone by ${overflow}px`);
+        await shot(name);
+      }
+    } finally {
+      await page.setViewport({ width: 1280, height: 900 });
+    }
+  });
+
   await check('phone width: the execution page fits and the menu opens', async () => {
     await page.setViewport({ width: 390, height: 844, isMobile: true });
     await open(`#/executions/${encodeURIComponent(card.id)}`);
@@ -368,28 +592,42 @@ try {
     await shot('execution-10k-events', false);
   });
 
-  await check('actions: whoami says what the token may do, and the page follows it', async () => {
+  await check('actions: a real reader token sees no action buttons', async () => {
     const who = await api('GET', 'whoami');
-    assert(typeof who.canAct === 'boolean' && who.role, `whoami ${JSON.stringify(who)}`);
+    assert(who.canAct === true && who.role === 'operator', `whoami ${JSON.stringify(who)}`);
     await open('#/executions');
     await page.waitForSelector('.who');
-    const shown = await page.$eval('.who', (e) => e.dataset.role);
-    eq(shown, who.role, 'role shown');
-    // A token that may not act sees no action buttons: the page hides them when canAct is false.
-    await page.setRequestInterception(true);
-    const handler = (req) => (req.url().endsWith('/api/v1/whoami')
-      ? req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify({ role: 'reader', canAct: false }) })
-      : req.continue());
-    page.on('request', handler);
-    await page.reload({ waitUntil: 'load' });
-    await open(`#/executions/${encodeURIComponent(card.id)}`);
-    await page.waitForSelector('.graph .node[data-step=notify]', { timeout: 15000 });
-    assert(!(await page.$('.actions')), 'no action toolbar for a reader');
-    await open('#/workflows/console-demo');
-    await page.waitForSelector('pre.yaml', { timeout: 15000 });
-    assert(!(await page.$('form.start')), 'no start form for a reader');
-    page.off('request', handler);
-    await page.setRequestInterception(false);
+    eq(await page.$eval('.who', (e) => e.dataset.role), who.role, 'role shown');
+    // A second browser context (its own sessionStorage) signs in with the reader token.
+    const context = await browser.createBrowserContext();
+    try {
+      const reader = await context.newPage();
+      await reader.setViewport({ width: 1280, height: 900 });
+      reader.on('pageerror', (e) => consoleErrors.push(`reader: ${e}`));
+      await reader.goto(`${base}/`, { waitUntil: 'load' });
+      await reader.waitForSelector('#token', { timeout: 15000 });
+      await reader.type('#token', READER_TOKEN);
+      await reader.click('.token button[type=submit]');
+      await reader.waitForSelector('.who[data-role=reader]', { timeout: 15000 });
+      const go = (hash) => reader.evaluate((h) => { location.hash = h; }, hash);
+      await go(`#/executions/${encodeURIComponent(card.id)}`);
+      await reader.waitForSelector('.graph .node[data-step=notify]', { timeout: 15000 });
+      assert(!(await reader.$('.actions')), 'no action toolbar on an execution');
+      await go('#/workflows/console-demo');
+      await reader.waitForSelector('pre.yaml', { timeout: 15000 });
+      assert(!(await reader.$('form.start')), 'no start form');
+      await go(`#/dlq/${second.id}`);
+      await reader.waitForSelector('[data-testid=error-code]', { timeout: 15000 });
+      assert(!(await reader.$('.actions')) && !(await reader.$('.deadletter button')), 'no action buttons on a dead letter');
+      await go('#/dlq');
+      await reader.waitForSelector('table.dlq-list', { timeout: 15000 });
+      assert(!(await reader.$('.bulk')), 'no bulk retry for a reader');
+      // And the server agrees: the reader's token may not retry.
+      const res = await fetch(`${base}/api/v1/dlq/${second.id}/retry`, { method: 'POST', headers: { Authorization: `Bearer ${READER_TOKEN}` } });
+      eq(res.status, 403, 'a reader\'s retry');
+    } finally {
+      await context.close();
+    }
   });
 
   await check('an action answered 403 hides every action button', async () => {

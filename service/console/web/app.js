@@ -1,6 +1,6 @@
-// The console's shell: the hash router (#/, #/executions, #/executions/<id>, #/workflows/<name>),
-// the navigation, the token prompt, and what the token may do (GET /api/v1/whoami: canAct false
-// hides every action button; a 403 on an action hides them too).
+// The console's shell: the hash router (#/, #/executions, #/executions/<id>, #/workflows/<name>,
+// #/dlq, #/dlq/<id>), the navigation, the token prompt, and what the token may do (GET
+// /api/v1/whoami: canAct false hides every action button; a 403 on an action hides them too).
 import { render } from './lib/preact.js';
 import { useState, useEffect, useCallback } from './lib/hooks.js';
 import { get, auth } from './api.js';
@@ -9,6 +9,8 @@ import { OverviewPage } from './overview.js';
 import { ExecutionsPage } from './executions.js';
 import { ExecutionPage } from './execution.js';
 import { WorkflowsPage } from './workflows.js';
+import { DeadLettersPage } from './deadletters.js';
+import { DeadLetterPage } from './deadletter.js';
 
 function parseHash() {
   const raw = location.hash.replace(/^#/, '') || '/';
@@ -46,6 +48,7 @@ function App() {
   useEffect(() => {
     const onHash = () => { setRoute(parseHash()); setMenu(false); };
     window.addEventListener('hashchange', onHash);
+    onHash();  // a hash set between the first render and this effect fired no event we heard
     const onAuth = () => setWho(null);
     auth.listeners.add(onAuth);
     const onForbidden = () => setWho((w) => (w ? { ...w, canAct: false } : w));
@@ -63,6 +66,8 @@ function App() {
   else if (who === null) page = html`<${TokenPrompt} failed=${failed} onDone=${check} />`;
   else if (parts[0] === 'executions' && parts[1]) page = html`<${ExecutionPage} key=${parts[1]} id=${parts[1]} canAct=${canAct} notify=${notify} />`;
   else if (parts[0] === 'executions') page = html`<${ExecutionsPage} key=${params.toString()} params=${params} />`;
+  else if (parts[0] === 'dlq' && parts[1]) page = html`<${DeadLetterPage} key=${parts[1]} id=${parts[1]} canAct=${canAct} notify=${notify} />`;
+  else if (parts[0] === 'dlq') page = html`<${DeadLettersPage} key=${params.toString()} params=${params} canAct=${canAct} notify=${notify} />`;
   else if (parts[0] === 'workflows') page = html`<${WorkflowsPage} name=${parts[1]} canAct=${canAct} />`;
   else page = html`<${OverviewPage} />`;
   const nav = (href, label, active) => html`<a href=${href} aria-current=${active ? 'page' : undefined}>${label}</a>`;
@@ -75,6 +80,7 @@ function App() {
         ${nav('#/', 'Overview', section === '')}
         ${nav('#/executions', 'Executions', section === 'executions')}
         ${nav('#/workflows', 'Workflows', section === 'workflows')}
+        ${nav('#/dlq', 'Dead letters', section === 'dlq')}
       </nav>
       <span class="who" data-role=${who?.role || ''}>${who ? `${who.name ? who.name + ' · ' : ''}${who.role}${canAct ? '' : ' (read only)'}` : ''}
         ${auth.token && html` <button class="link" onClick=${() => { auth.token = ''; setWho(null); }}>Sign out</button>`}</span>

@@ -33,7 +33,7 @@ async function loadEvents(id, version, onPage) {
   }
 }
 
-function Timeline({ events }) {
+export function Timeline({ events }) {
   const { rows, t0, t1 } = useMemo(() => timelineRows(events), [events]);
   const now = Date.now();
   const end = Math.max(t1, rows.some((r) => r.spans.some((s) => s.to === null)) ? now : t1, t0 + 1);

@@ -68,7 +68,7 @@ export function OverviewPage() {
       ${card('Failed / min', perMinute('failed'), html`<${Spark} points=${rate('failed')} label="failed per minute" />`, 'failed, cancelled or timed out')}
       ${card('In flight', last?.inFlight, html`<${Spark} points=${samples.map((s) => s.inFlight)} label="in flight" />`, 'executions running on this instance')}
       ${card('Consumer lag', last?.lag, html`<${Spark} points=${samples.map((s) => s.lag)} label="consumer lag" />`, 'trigger records not yet consumed')}
-      ${card('Dead letters pending', last?.dlq, null, 'waiting for a decision')}
+      ${card('Dead letters pending', last?.dlq, null, html`waiting for a decision: <a href="#/dlq">dead letters</a>`)}
     </div>
     ${counts && html`<h2>Last 24 hours (all instances)</h2>
       <div class="counts">${Object.entries(counts.counts).map(([s, n]) => html`<a class=${`count s-${s}`} href=${`#/executions?status=${s}`}>${s.replace('_', ' ')} <b>${n}</b></a>`)}</div>`}
