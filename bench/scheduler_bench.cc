@@ -90,6 +90,12 @@ void delays(pqxx::connection& c, const std::string& prefix, const std::string& f
   figure(figure_prefix + "_p99", query_double(c, "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY " + ms + ") " + base), "ms");
   figure(figure_prefix + "_max", query_double(c, "SELECT max(" + ms + ") " + base), "ms");
   figure(figure_prefix + "_ticks", query_double(c, "SELECT count(*) " + base), "ticks");
+  // The latest starts, to tell a slow second from slow ticks.
+  for (const auto& r : pqxx::nontransaction(c).exec(
+           "SELECT to_char(t.fire_time, 'HH24:MI:SS'), count(*), round(max(" + ms + ")::numeric, 1) " +
+           base + " GROUP BY 1 ORDER BY 3 DESC LIMIT 3"))
+    std::printf("    slowest second %s: %s ticks, up to %s ms\n", r[0].c_str(), r[1].c_str(),
+                r[2].c_str());
 }
 
 void run(const std::string& url) {

@@ -6,48 +6,52 @@ namespace flowd::service {
 
 using triggers::TickStartResult;
 
-TickStartResult StoreTickStarter::start(const triggers::TickStart& tick) {
-  TickStartResult result;
+void StoreTickStarter::start(const triggers::TickStart& tick,
+                             std::function<void(TickStartResult)> done) {
+  auto refuse = [&](TickStartResult::Kind kind, std::string error) {
+    TickStartResult result;
+    result.kind = kind;
+    result.error = std::move(error);
+    done(std::move(result));
+  };
   // A fresh cache per tick: a schedule on the latest version sees a version applied a second ago.
   DefinitionCache definitions(store_);
   auto definition = definitions.ensure(tick.workflow, tick.version);
   if (!definition) {
     const bool gone = definition.error().code == ErrorCode::kNotFound ||
                       definition.error().code == ErrorCode::kInvalidDefinition;
-    result.kind = gone ? TickStartResult::Kind::kRefused : TickStartResult::Kind::kUnavailable;
-    result.error = definition.error().message;
-    return result;
+    return refuse(gone ? TickStartResult::Kind::kRefused : TickStartResult::Kind::kUnavailable,
+                  definition.error().message);
   }
-  if (auto valid = validate_input(**definition, tick.input); !valid) {
-    result.kind = TickStartResult::Kind::kRefused;
-    result.error = valid.error().message + " (the schedule's input must match spec.input of " +
-                   (*definition)->ref() + ")";
-    return result;
-  }
+  if (auto valid = validate_input(**definition, tick.input); !valid)
+    return refuse(TickStartResult::Kind::kRefused,
+                  valid.error().message + " (the schedule's input must match spec.input of " +
+                      (*definition)->ref() + ")");
   StartOptions options;
-  options.execution_id = new_uuid();
+  options.execution_id = tick.execution_id.empty() ? new_uuid() : tick.execution_id;
   options.input = tick.input;
   options.context = tick.context;
   options.dedupe_key = tick.dedupe_key;
-  Event started = started_event(**definition, options);
-  started.time = Clock::now();
+  auto started = std::make_shared<Event>(started_event(**definition, options));
+  started->time = Clock::now();
   Json metadata{{"actor", tick.dedupe_key}, {"causation", tick.dedupe_key}};
-  auto outcome =
-      store_.start_execution_sync(AppendRequest{options.execution_id, 0, {started}}, metadata);
-  if (!outcome) {
-    const bool data = outcome.error().is(eventstore::errc::invalid_argument);
-    result.kind = data ? TickStartResult::Kind::kRefused : TickStartResult::Kind::kUnavailable;
-    result.error = outcome.error().message;
-    return result;
-  }
-  result.execution_id = outcome->execution_id;
-  if (outcome->duplicate) {
-    result.kind = TickStartResult::Kind::kDuplicate;
-    return result;
-  }
-  result.kind = TickStartResult::Kind::kStarted;
-  if (on_started_) on_started_(std::move(started));
-  return result;
+  store_.start_execution(
+      AppendRequest{options.execution_id, 0, {*started}}, std::move(metadata),
+      [done = std::move(done), started, on_started = on_started_](
+          eventstore::StoreResult<eventstore::StartOutcome> outcome) {
+        TickStartResult result;
+        if (!outcome) {
+          const bool data = outcome.error().is(eventstore::errc::invalid_argument);
+          result.kind = data ? TickStartResult::Kind::kRefused : TickStartResult::Kind::kUnavailable;
+          result.error = outcome.error().message;
+          return done(std::move(result));
+        }
+        result.execution_id = outcome->execution_id;
+        result.kind = outcome->duplicate ? TickStartResult::Kind::kDuplicate
+                                         : TickStartResult::Kind::kStarted;
+        if (!outcome->duplicate && on_started) on_started(*started);
+        done(std::move(result));
+      });
 }
 
 void StoreTickStarter::cancel(const std::string& execution_id, const std::string& reason,

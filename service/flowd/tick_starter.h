@@ -19,7 +19,8 @@ class StoreTickStarter final : public triggers::TickStarter {
                    std::function<void(Event)> on_started)
       : store_(store), commands_(commands), on_started_(std::move(on_started)) {}
 
-  triggers::TickStartResult start(const triggers::TickStart& tick) override;
+  void start(const triggers::TickStart& tick,
+             std::function<void(triggers::TickStartResult)> done) override;
   void cancel(const std::string& execution_id, const std::string& reason,
               const std::string& actor) override;
 

@@ -7,8 +7,12 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 
 #include "flowd/engine/actor.h"
+#include "flowd/engine/engine.h"
 #include "flowd/engine/expr.h"
 #include "schedule_pg.h"
 
@@ -31,7 +35,38 @@ bool is_buffering(OverlapPolicy p) {
   return p == OverlapPolicy::kBufferOne || p == OverlapPolicy::kBufferAll;
 }
 
+// A start can no longer be made (PostgreSQL unreachable): the look rolls back and runs again;
+// starts that did commit are found by their tick rows then.
+class StartUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace
+
+// The starts of one look (or backfill), in flight together. Their outcomes are settled before the
+// transaction commits; the destructor waits for any still out (an exception mid-look).
+struct StartBatch {
+  struct Start {
+    Schedule* schedule = nullptr;
+    SysSeconds fire{};
+    bool backfill = false;
+    bool was_buffered = false;
+    std::string planned;  // the execution id the start asked for
+    TickStartResult result;
+    std::size_t report_index = static_cast<std::size_t>(-1);
+  };
+  std::deque<Start> starts;  // stable addresses for the callbacks
+  std::mutex mutex;
+  std::condition_variable done;
+  std::size_t left = 0;  // GUARDED_BY(mutex)
+
+  void wait() {
+    std::unique_lock lock(mutex);
+    done.wait(lock, [&] { return left == 0; });
+  }
+  ~StartBatch() { wait(); }
+};
 
 struct Scheduler::Impl {
   Impl(SchedulerOptions o, TickStarter& s) : options(std::move(o)), starter(s) {}
@@ -61,19 +96,23 @@ struct Scheduler::Impl {
     Schedule& s;
     const CronSchedule& cron;
     TimePoint now;
+    StartBatch& batch;
     std::int64_t missed_delta = 0;
-    bool retry_soon = false;  // a start could not be made: look again in a second
   };
   void observe_running(pqxx::transaction_base& tx, Pass& pass);
   void start_buffered(pqxx::transaction_base& tx, Pass& pass);
   void fire_due(pqxx::transaction_base& tx, Pass& pass);
-  // One tick under `policy`; returns its outcome ("" when it must be tried again later).
+  // One tick under `policy`; returns its outcome (a start counts as "fired" until settled).
   std::string handle_tick(pqxx::transaction_base& tx, Pass& pass, SysSeconds fire,
                           OverlapPolicy policy, bool backfill, std::string* execution_id);
-  TickStartResult start_tick(pqxx::transaction_base& tx, Pass& pass, SysSeconds fire,
-                             bool backfill);
+  // Sends the tick's start (false: refused at once, recorded as failed).
+  bool start_tick(pqxx::transaction_base& tx, Pass& pass, SysSeconds fire, bool backfill,
+                  bool was_buffered);
+  // Waits for the batch's starts and records what they did; throws StartUnavailable.
+  void settle(pqxx::transaction_base& tx, StartBatch& batch, BackfillReport* report);
+  void record_failed(pqxx::transaction_base& tx, const std::string& schedule, SysSeconds fire,
+                     bool was_buffered, bool backfill, const std::string& error);
   void save(pqxx::transaction_base& tx, Pass& pass);
-  void handle(pqxx::transaction_base& tx, Schedule& s, TimePoint now);
 };
 
 ScheduleResult<std::unique_ptr<Scheduler>> Scheduler::open(SchedulerOptions options,
@@ -186,26 +225,30 @@ std::size_t Scheduler::Impl::look() {
           "  EXISTS (SELECT 1 FROM executions e WHERE e.id = s.running_execution AND e.terminal)))"
           " ORDER BY s.due_at NULLS LAST LIMIT $2 FOR NO KEY UPDATE OF s SKIP LOCKED",
       micros(now), static_cast<std::int64_t>(options.batch));
+  StartBatch batch;
+  std::deque<Schedule> schedules;
+  std::deque<CronSchedule> crons;
+  std::deque<Pass> passes;
   for (const auto& row : rows) {
-    Schedule s = detail::read_schedule(row);
-    handle(tx, s, now);
+    schedules.push_back(detail::read_schedule(row));
+    Schedule& s = schedules.back();
+    auto cron = CronSchedule::parse(s.spec.expression, s.spec.timezone);
+    if (!cron) {  // checked when stored; a zone this machine lost since
+      log("error", "schedule " + s.spec.name + ": " + cron.error().message);
+      tx.exec_params("UPDATE schedules SET due_at = NULL WHERE name = $1", s.spec.name);
+      continue;
+    }
+    crons.push_back(std::move(*cron));
+    passes.push_back(Pass{s, crons.back(), now, batch});
+    Pass& pass = passes.back();
+    observe_running(tx, pass);
+    start_buffered(tx, pass);
+    if (!s.paused) fire_due(tx, pass);
   }
+  settle(tx, batch, nullptr);
+  for (auto& pass : passes) save(tx, pass);
   tx.commit();
   return rows.size();
-}
-
-void Scheduler::Impl::handle(pqxx::transaction_base& tx, Schedule& s, TimePoint now) {
-  auto cron = CronSchedule::parse(s.spec.expression, s.spec.timezone);
-  if (!cron) {  // checked when stored; a zone this machine lost since
-    log("error", "schedule " + s.spec.name + ": " + cron.error().message);
-    tx.exec_params("UPDATE schedules SET due_at = NULL WHERE name = $1", s.spec.name);
-    return;
-  }
-  Pass pass{s, *cron, now};
-  observe_running(tx, pass);
-  start_buffered(tx, pass);
-  if (!s.paused) fire_due(tx, pass);
-  save(tx, pass);
 }
 
 void Scheduler::Impl::observe_running(pqxx::transaction_base& tx, Pass& pass) {
@@ -238,15 +281,7 @@ void Scheduler::Impl::start_buffered(pqxx::transaction_base& tx, Pass& pass) {
         s.spec.name);
     if (r.empty()) break;
     const SysSeconds fire = detail::seconds_of(r[0][0].as<std::int64_t>());
-    auto started = start_tick(tx, pass, fire, r[0][1].as<bool>());
-    if (started.kind == TickStartResult::Kind::kUnavailable) {
-      pass.retry_soon = true;
-      break;
-    }
-    if (started.kind == TickStartResult::Kind::kRefused)
-      tx.exec_params("UPDATE schedule_ticks SET outcome = 'failed', detail = $3, at = now() "
-                     "WHERE schedule = $1 AND fire_time = flowd_ts($2)",
-                     s.spec.name, micros(fire), started.error);
+    start_tick(tx, pass, fire, r[0][1].as<bool>(), true);
   }
 }
 
@@ -273,7 +308,7 @@ void Scheduler::Impl::fire_due(pqxx::transaction_base& tx, Pass& pass) {
   }
   for (SysSeconds fire : due.fire) {
     if (TimePoint(fire) + jitter_for(s.spec.name, fire, s.spec.jitter) > pass.now) break;
-    if (handle_tick(tx, pass, fire, s.spec.overlap, false, nullptr).empty()) break;
+    handle_tick(tx, pass, fire, s.spec.overlap, false, nullptr);
     s.last_tick = fire;
   }
 }
@@ -317,26 +352,17 @@ std::string Scheduler::Impl::handle_tick(pqxx::transaction_base& tx, Pass& pass,
     case OverlapAction::kStart:
       break;
   }
-  auto started = start_tick(tx, pass, fire, backfill);
-  switch (started.kind) {
-    case TickStartResult::Kind::kUnavailable:
-      pass.retry_soon = true;
-      return "";
-    case TickStartResult::Kind::kRefused:
-      return "failed";
-    case TickStartResult::Kind::kStarted:
-    case TickStartResult::Kind::kDuplicate:
-      if (execution_id != nullptr) *execution_id = started.execution_id;
-      return "fired";
-  }
+  if (!start_tick(tx, pass, fire, backfill, false)) return "failed";
+  if (execution_id != nullptr) *execution_id = s.running_execution;
   return "fired";
 }
 
-TickStartResult Scheduler::Impl::start_tick(pqxx::transaction_base& tx, Pass& pass,
-                                            SysSeconds fire, bool backfill) {
+bool Scheduler::Impl::start_tick(pqxx::transaction_base& tx, Pass& pass, SysSeconds fire,
+                                 bool backfill, bool was_buffered) {
   Schedule& s = pass.s;
   const std::string& name = s.spec.name;
   TickStart tick;
+  tick.execution_id = new_uuid();
   tick.schedule = name;
   tick.fire_time = fire;
   tick.workflow = s.spec.workflow;
@@ -344,7 +370,6 @@ TickStartResult Scheduler::Impl::start_tick(pqxx::transaction_base& tx, Pass& pa
   tick.dedupe_key = tick_dedupe_key(name, fire);
   tick.backfill = backfill;
   tick.context = Json{{"schedule", {{"name", name}, {"fireTime", utc(fire)}, {"backfill", backfill}}}};
-  TickStartResult result;
   tick.input = Json::object();
   if (!s.spec.input.is_null()) {
     const Json scope_json = tick_scope(name, fire, s.spec.timezone);
@@ -354,37 +379,85 @@ TickStartResult Scheduler::Impl::start_tick(pqxx::transaction_base& tx, Pass& pa
     auto compiled = JsonTemplate::compile(s.spec.input);
     auto rendered = compiled ? compiled->render(scope) : Result<Json>(tl::unexpected(compiled.error()));
     if (!rendered) {
-      result.kind = TickStartResult::Kind::kRefused;
-      result.error = "input: " + rendered.error().message;
-    } else {
-      tick.input = std::move(*rendered);
+      record_failed(tx, name, fire, was_buffered, backfill, "input: " + rendered.error().message);
+      return false;
+    }
+    tick.input = std::move(*rendered);
+  }
+  StartBatch& batch = pass.batch;
+  StartBatch::Start* slot = &batch.starts.emplace_back();
+  slot->schedule = &s;
+  slot->fire = fire;
+  slot->backfill = backfill;
+  slot->was_buffered = was_buffered;
+  slot->planned = tick.execution_id;
+  {
+    std::lock_guard lock(batch.mutex);
+    ++batch.left;
+  }
+  // Until settled, the schedule counts its tick as started (the next tick sees it running).
+  s.running_execution = tick.execution_id;
+  starter.start(tick, [&batch, slot](TickStartResult result) {
+    std::lock_guard lock(batch.mutex);
+    slot->result = std::move(result);
+    --batch.left;
+    batch.done.notify_all();
+  });
+  return true;
+}
+
+void Scheduler::Impl::record_failed(pqxx::transaction_base& tx, const std::string& schedule,
+                                    SysSeconds fire, bool was_buffered, bool backfill,
+                                    const std::string& error) {
+  if (was_buffered) {
+    tx.exec_params("UPDATE schedule_ticks SET outcome = 'failed', detail = $3, at = now() "
+                   "WHERE schedule = $1 AND fire_time = flowd_ts($2)",
+                   schedule, micros(fire), error);
+  } else {
+    detail::record_tick(tx, schedule, fire, "failed", "", error, backfill);
+  }
+  detail::append_event(tx, schedule, "TickFailed", tick_dedupe_key(schedule, fire),
+                       Json{{"fireTime", utc(fire)}, {"error", error}});
+  log("warn", "schedule " + schedule + ": tick " + utc(fire) + " did not start: " + error,
+      {{"schedule", schedule}});
+  ++failed;
+}
+
+void Scheduler::Impl::settle(pqxx::transaction_base& tx, StartBatch& batch,
+                             BackfillReport* report) {
+  batch.wait();
+  for (auto& start : batch.starts) {
+    Schedule& s = *start.schedule;
+    const std::string& name = s.spec.name;
+    TickRecord* item = report != nullptr && start.report_index < report->items.size()
+                           ? &report->items[start.report_index]
+                           : nullptr;
+    switch (start.result.kind) {
+      case TickStartResult::Kind::kUnavailable:
+        throw StartUnavailable("schedule " + name + ": tick " + utc(start.fire) +
+                               " could not start: " + start.result.error);
+      case TickStartResult::Kind::kRefused:
+        record_failed(tx, name, start.fire, start.was_buffered, start.backfill, start.result.error);
+        if (s.running_execution == start.planned) s.running_execution.clear();
+        if (item != nullptr) {
+          item->outcome = "failed";
+          item->execution_id.clear();
+          --report->fired;
+          ++report->failed;
+        }
+        break;
+      case TickStartResult::Kind::kStarted:
+      case TickStartResult::Kind::kDuplicate:
+        if (s.running_execution == start.planned) s.running_execution = start.result.execution_id;
+        if (item != nullptr) item->execution_id = start.result.execution_id;
+        if (start.backfill)
+          tx.exec_params("UPDATE schedule_ticks SET backfill = true "
+                         "WHERE schedule = $1 AND fire_time = flowd_ts($2)",
+                         name, micros(start.fire));
+        ++fired;
+        break;
     }
   }
-  if (result.kind != TickStartResult::Kind::kRefused) result = starter.start(tick);
-  switch (result.kind) {
-    case TickStartResult::Kind::kStarted:
-    case TickStartResult::Kind::kDuplicate:
-      s.running_execution = result.execution_id;
-      if (backfill)
-        tx.exec_params("UPDATE schedule_ticks SET backfill = true "
-                       "WHERE schedule = $1 AND fire_time = flowd_ts($2)",
-                       name, micros(fire));
-      ++fired;
-      break;
-    case TickStartResult::Kind::kRefused:
-      detail::record_tick(tx, name, fire, "failed", "", result.error, backfill);
-      detail::append_event(tx, name, "TickFailed", tick.dedupe_key,
-                           Json{{"fireTime", utc(fire)}, {"error", result.error}});
-      log("warn", "schedule " + name + ": tick " + utc(fire) + " did not start: " + result.error,
-          {{"schedule", name}});
-      ++failed;
-      break;
-    case TickStartResult::Kind::kUnavailable:
-      log("warn", "schedule " + name + ": tick " + utc(fire) + " waits: " + result.error,
-          {{"schedule", name}});
-      break;
-  }
-  return result;
 }
 
 void Scheduler::Impl::save(pqxx::transaction_base& tx, Pass& pass) {
@@ -395,8 +468,7 @@ void Scheduler::Impl::save(pqxx::transaction_base& tx, Pass& pass) {
         s.spec.name);
     s.buffered = r[0][0].as<int>();
   }
-  auto next = detail::next_run(s.spec, pass.cron, s.last_tick);
-  if (pass.retry_soon) next.due = pass.now + milliseconds(1000);
+  const auto next = detail::next_run(s.spec, pass.cron, s.last_tick);
   tx.exec_params(
       "UPDATE schedules SET paused = $2, note = NULLIF($3, ''), last_tick = flowd_ts($4), "
       " next_tick = flowd_ts(NULLIF($5, '')::bigint), due_at = flowd_ts(NULLIF($6, '')::bigint), "
@@ -445,18 +517,16 @@ ScheduleResult<BackfillReport> Scheduler::backfill(const BackfillRequest& reques
                               {"to", format_utc(to)},
                               {"overlap", to_string(policy)},
                               {"ticks", fires.size()}});
-    Impl::Pass pass{s, *cron, now};
+    StartBatch batch;
+    Impl::Pass pass{s, *cron, now, batch};
     impl_->observe_running(tx, pass);
     BackfillReport report;
     report.ticks = fires.size();
     for (SysSeconds fire : fires) {
       std::string execution;
+      const std::size_t sent = batch.starts.size();
       std::string outcome = impl_->handle_tick(tx, pass, fire, policy, true, &execution);
-      if (outcome.empty()) {
-        return tl::unexpected(ScheduleError{ScheduleErrc::kUnavailable,
-                                            "tick " + format_utc(fire) + " could not start now",
-                                            "run the same backfill again: done ticks are kept"});
-      }
+      if (batch.starts.size() > sent) batch.starts.back().report_index = report.items.size();
       if (outcome == "alreadyDone") {
         ++report.already_done;
       } else if (outcome == "fired") {
@@ -476,6 +546,7 @@ ScheduleResult<BackfillReport> Scheduler::backfill(const BackfillRequest& reques
       item.at = Clock::now();
       report.items.push_back(std::move(item));
     }
+    impl_->settle(tx, batch, &report);
     // The schedule's own place is untouched; only what runs and waits changed.
     tx.exec_params("UPDATE schedules SET running_execution = NULLIF($2, ''), buffered = "
                    "(SELECT count(*) FROM schedule_ticks WHERE schedule = $1 AND outcome = "
@@ -483,6 +554,9 @@ ScheduleResult<BackfillReport> Scheduler::backfill(const BackfillRequest& reques
                    s.spec.name, s.running_execution, s.paused, s.note);
     tx.commit();
     return report;
+  } catch (const StartUnavailable& e) {
+    return tl::unexpected(ScheduleError{ScheduleErrc::kUnavailable, e.what(),
+                                        "run the same backfill again: done ticks are kept"});
   } catch (const std::exception& e) {
     return tl::unexpected(detail::translate(e, "backfill"));
   }

@@ -30,6 +30,7 @@ namespace flowd::triggers {
 // One tick to start: the service resolves the workflow, checks the input and appends
 // ExecutionStarted with dedupe key = actor = "cron:<schedule>@<fire time>".
 struct TickStart {
+  std::string execution_id;  // planned: the id the execution gets when it is new
   std::string schedule;
   SysSeconds fire_time{};
   std::string workflow;
@@ -55,8 +56,10 @@ struct TickStartResult {
 class TickStarter {
  public:
   virtual ~TickStarter() = default;
-  // Blocking; called on the scheduler's thread (or a backfill's caller).
-  virtual TickStartResult start(const TickStart& tick) = 0;
+  // Starts the tick's execution and calls `done` once with the outcome, from any thread, maybe
+  // before start() returns. The scheduler keeps the starts of one look in flight together, so
+  // they share the event store's group commits.
+  virtual void start(const TickStart& tick, std::function<void(TickStartResult)> done) = 0;
   // cancelOther: asks the running execution to cancel (asynchronous, like `flowctl cancel`).
   virtual void cancel(const std::string& execution_id, const std::string& reason,
                       const std::string& actor) = 0;
