@@ -420,6 +420,138 @@ try {
     }
   });
 
+  // --- schedules (#/schedules): tests/console/workflows/console-nightly.yaml's cron trigger --------
+  await check('schedules list shows the definition schedule', async () => {
+    await open('#/schedules');
+    await page.waitForSelector('table.sched tr[data-name="console-nightly"]', { timeout: 15000 });
+    const row = await page.$eval('tr[data-name="console-nightly"]', (r) => ({
+      source: r.querySelector('[data-col=source]').textContent, text: r.textContent }));
+    eq(row.source, 'definition', 'source');
+    assert(row.text.includes('0 30 2 * * *') && row.text.includes('Europe/Berlin') && row.text.includes('console-nightly@latest'), `row: ${row.text}`);
+    await shot('schedules');
+  });
+
+  await check('a schedule page shows the next 10 runs in its zone and in UTC', async () => {
+    await page.click('tr[data-name="console-nightly"] a');
+    await page.waitForSelector('.next-runs tbody tr', { timeout: 15000 });
+    const rows = await page.$$eval('.next-runs tbody tr', (rs) => rs.map((r) => ({
+      local: r.querySelector('[data-col=local]').textContent, utc: r.querySelector('[data-col=utc]').textContent })));
+    eq(rows.length, 10, 'next runs');
+    for (const r of rows) {
+      assert(/ 02:30:00 \+0[12]:00$/.test(r.local), `local ${r.local}`);
+      assert(/ 0[01]:30:00Z$/.test(r.utc), `utc ${r.utc}`);
+    }
+    const api10 = (await api('GET', 'schedules/console-nightly/next?n=10')).items;
+    eq(await page.$$eval('.next-runs [data-col=utc] time', (ts) => ts.map((t) => t.getAttribute('datetime'))), api10.map((t) => t.utc), 'the API\'s fire times');
+    eq(await page.$eval('[data-testid=source]', (e) => e.textContent.startsWith('definition')), true, 'source shown');
+  });
+
+  await check('pause (with a note) and unpause through the dialog (checked through the API)', async () => {
+    const click = async (label) => {
+      const [b] = await page.$$(`xpath/.//div[contains(@class,"actions")]/button[text()="${label}"]`);
+      assert(b, `a ${label} button`);
+      await b.click();
+    };
+    await click('Pause');
+    await page.waitForSelector('dialog.confirm[open] input[name=reason]', { timeout: 5000 });
+    await page.type('dialog.confirm input[name=reason]', 'console test: freeze');
+    await page.click('dialog.confirm button[data-confirm=pause]');
+    await until('the schedule to be paused', async () => (await api('GET', 'schedules/console-nightly')).paused === true, 15000);
+    eq((await api('GET', 'schedules/console-nightly')).note, 'console test: freeze', 'note');
+    await page.waitForSelector('.schedule [data-state=paused]', { timeout: 10000 });
+    await page.waitForFunction(() => document.querySelector('[data-testid=pause-note]')?.textContent.includes('freeze'), { timeout: 10000 });
+    await click('Unpause');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=unpause]', { timeout: 5000 });
+    await page.click('dialog.confirm button[data-confirm=unpause]');
+    await until('the schedule to be unpaused', async () => (await api('GET', 'schedules/console-nightly')).paused === false, 15000);
+    await page.waitForSelector('.schedule [data-state=active]', { timeout: 10000 });
+    const types = (await api('GET', 'schedules/console-nightly')).events.map((e) => e.type);
+    await page.waitForFunction((n) => document.querySelectorAll('.audit tbody tr[data-type]').length === n, { timeout: 10000 }, types.length);
+  });
+
+  await check('backfill of the last 3 days through the form fires 3 (checked through the API)', async () => {
+    // A browser zone that is neither UTC nor Berlin: the form's times are read in it.
+    await page.emulateTimezone('America/New_York');
+    try {
+      await page.reload({ waitUntil: 'load' });
+      await page.waitForSelector('.actions', { timeout: 15000 });
+      // The window holds exactly 3 fire times (02:30 in Berlin: 01:30Z in winter, 00:30Z in summer).
+      const berlinHour = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', hourCycle: 'h23' });
+      const fireBefore = (ms) => {
+        for (let day = 0; day < 3; day++) for (const h of [1, 0]) {
+          const t = new Date(ms - day * 86400000); t.setUTCHours(h, 30, 0, 0);
+          if (+t <= ms && berlinHour.format(t) === '02') return +t;
+        }
+        throw new Error(`no fire time before ${new Date(ms).toISOString()}`);
+      };
+      const now = Date.now();
+      const fires = [fireBefore(now - 120000)];
+      for (let i = 1; i < 3; i++) fires.push(fireBefore(fires[i - 1] - 3600000));
+      const from = new Date(fires[2] - 1800000), to = new Date(Math.min(now, fires[0] + 1800000));
+      const [b] = await page.$$('xpath/.//div[contains(@class,"actions")]/button[text()="Backfill…"]');
+      await b.click();
+      await page.waitForSelector('form.backfill input[name=from]', { timeout: 5000 });
+      const sent = await page.evaluate((f, t) => {
+        const p = (n) => String(n).padStart(2, '0');
+        const local = (ms) => { const d = new Date(ms); return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; };
+        for (const [name, v] of [['from', local(f)], ['to', local(t)]]) {
+          const el = document.querySelector(`form.backfill input[name=${name}]`);
+          el.value = v;
+          el.dispatchEvent(new Event('input', { bubbles: true }));
+        }
+        return Intl.DateTimeFormat().resolvedOptions().timeZone;
+      }, +from, +to);
+      eq(sent, 'America/New_York', 'browser zone');
+      await page.select('form.backfill select[name=overlap]', 'allow');
+      await page.click('form.backfill button[type=submit]');
+      await page.waitForSelector('dialog.confirm[open] button[data-confirm=backfill]', { timeout: 5000 });
+      await page.click('dialog.confirm button[data-confirm=backfill]');
+      await page.waitForSelector('.backfill-report [data-count=fired]', { timeout: 30000 });
+      const counts = await page.$$eval('.backfill-report [data-count]', (bs) => Object.fromEntries(bs.map((x) => [x.dataset.count, Number(x.textContent)])));
+      eq(counts, { ticks: 3, fired: 3, skipped: 0, buffered: 0, alreadyDone: 0, failed: 0 }, 'backfill report');
+      const ticks = (await api('GET', 'schedules/console-nightly/ticks?limit=100')).items.filter((t) => t.backfill);
+      eq(ticks.length, 3, 'backfill ticks');
+      assert(ticks.every((t) => t.outcome === 'fired' && t.executionId), `ticks ${JSON.stringify(ticks)}`);
+      eq(ticks.map((t) => t.fireTime).sort(), fires.map((t) => new Date(t).toISOString().replace('.000', '')).sort(), 'fire times');
+      await page.waitForFunction(() => document.querySelectorAll('.ticks tr[data-backfill=true] a[href^="#/executions/"]').length === 3, { timeout: 10000 });
+      await shot('schedule');
+    } finally {
+      await page.emulateTimezone();
+    }
+  });
+
+  await check('phone width: the schedules pages fit', async () => {
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    try {
+      for (const hash of ['#/schedules', '#/schedules/console-nightly']) {
+        await open(hash);
+        await page.waitForSelector(hash === '#/schedules' ? 'tr[data-name="console-nightly"]' : '.next-runs tbody tr', { timeout: 15000 });
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(overflow <= 1, `${hash} wider than the phone by ${overflow}px`);
+      }
+      await shot('schedule-phone');
+    } finally {
+      await page.setViewport({ width: 1280, height: 900 });
+    }
+  });
+
+  await check('a reader sees no schedule actions', async () => {
+    await page.setRequestInterception(true);
+    const handler = (req) => (req.url().endsWith('/api/v1/whoami')
+      ? req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify({ role: 'reader', canAct: false }) })
+      : req.continue());
+    page.on('request', handler);
+    try {
+      await page.reload({ waitUntil: 'load' });
+      await page.waitForSelector('.next-runs tbody tr', { timeout: 15000 });
+      assert(!(await page.$('.actions')) && !(await page.$('form.backfill')), 'no actions for a reader');
+    } finally {
+      page.off('request', handler);
+      await page.setRequestInterception(false);
+    }
+  });
+  // --- end of schedules ------------------------------------------------------------------------------
+
   await check('no script errors in the page', async () => {
     const real = consoleErrors;
     assert(!real.length, real.join(' | '));

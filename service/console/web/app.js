@@ -9,6 +9,7 @@ import { OverviewPage } from './overview.js';
 import { ExecutionsPage } from './executions.js';
 import { ExecutionPage } from './execution.js';
 import { WorkflowsPage } from './workflows.js';
+import { SchedulesPage, SchedulePage } from './schedules.js';
 
 function parseHash() {
   const raw = location.hash.replace(/^#/, '') || '/';
@@ -64,6 +65,8 @@ function App() {
   else if (parts[0] === 'executions' && parts[1]) page = html`<${ExecutionPage} key=${parts[1]} id=${parts[1]} canAct=${canAct} notify=${notify} />`;
   else if (parts[0] === 'executions') page = html`<${ExecutionsPage} key=${params.toString()} params=${params} />`;
   else if (parts[0] === 'workflows') page = html`<${WorkflowsPage} name=${parts[1]} canAct=${canAct} />`;
+  else if (parts[0] === 'schedules' && parts[1]) page = html`<${SchedulePage} key=${parts[1]} name=${parts[1]} canAct=${canAct} notify=${notify} />`;
+  else if (parts[0] === 'schedules') page = html`<${SchedulesPage} />`;
   else page = html`<${OverviewPage} />`;
   const nav = (href, label, active) => html`<a href=${href} aria-current=${active ? 'page' : undefined}>${label}</a>`;
   const section = parts[0] || '';
@@ -75,6 +78,7 @@ function App() {
         ${nav('#/', 'Overview', section === '')}
         ${nav('#/executions', 'Executions', section === 'executions')}
         ${nav('#/workflows', 'Workflows', section === 'workflows')}
+        ${nav('#/schedules', 'Schedules', section === 'schedules')}
       </nav>
       <span class="who" data-role=${who?.role || ''}>${who ? `${who.name ? who.name + ' · ' : ''}${who.role}${canAct ? '' : ' (read only)'}` : ''}
         ${auth.token && html` <button class="link" onClick=${() => { auth.token = ''; setWho(null); }}>Sign out</button>`}</span>

@@ -1,5 +1,6 @@
 // The confirmation dialog of an operator action: says what will happen, takes a reason (and, for
 // resume, the input a waiting step needs as JSON) and runs the action only when confirmed.
+// Other pages pass their own subject, text and reason label (null: no reason field).
 import { useState, useRef, useEffect } from './lib/hooks.js';
 import { html } from './util.js';
 
@@ -10,7 +11,8 @@ const TEXT = {
   rerun: 'Start a new execution with the same workflow version and input?',
 };
 
-export function Confirm({ verb, withInput, run, onClose }) {
+export function Confirm({ verb, withInput, run, onClose, subject = 'execution', text,
+  reasonLabel = verb === 'rerun' ? null : 'Reason (recorded with the command)' }) {
   const [reason, setReason] = useState('');
   const [input, setInput] = useState('');
   const [error, setError] = useState(null);
@@ -26,16 +28,17 @@ export function Confirm({ verb, withInput, run, onClose }) {
     setBusy(true);
     try { await run({ reason, input: parsed }); onClose(); } catch (err) { setError(err.message); setBusy(false); }
   };
+  const Verb = verb[0].toUpperCase() + verb.slice(1);
   return html`<dialog ref=${ref} class="confirm" aria-labelledby="confirm-title" onCancel=${onClose}>
     <form onSubmit=${submit}>
-      <h2 id="confirm-title">${verb[0].toUpperCase() + verb.slice(1)} execution</h2>
-      <p>${TEXT[verb]}</p>
-      ${verb !== 'rerun' && html`<label>Reason (recorded with the command)<input name="reason" value=${reason} onInput=${(e) => setReason(e.target.value)} /></label>`}
+      <h2 id="confirm-title">${Verb} ${subject}</h2>
+      <p>${text || TEXT[verb]}</p>
+      ${reasonLabel && html`<label>${reasonLabel}<input name="reason" value=${reason} onInput=${(e) => setReason(e.target.value)} /></label>`}
       ${withInput && html`<label>Input for the waiting step (JSON, optional)<textarea name="input" rows="4" value=${input} onInput=${(e) => setInput(e.target.value)}></textarea></label>`}
       ${error && html`<p class="error-text" role="alert">${error}</p>`}
       <div class="dialog-buttons">
         <button type="button" onClick=${onClose}>Keep it</button>
-        <button type="submit" class=${verb === 'cancel' ? 'danger' : 'primary'} disabled=${busy} data-confirm=${verb}>${verb[0].toUpperCase() + verb.slice(1)}</button>
+        <button type="submit" class=${verb === 'cancel' ? 'danger' : 'primary'} disabled=${busy} data-confirm=${verb}>${Verb}</button>
       </div>
     </form>
   </dialog>`;
