@@ -204,6 +204,8 @@ try {
       assert(classes[step].includes(`s-${want}`), `node ${step} is ${classes[step]}, API says ${want}`);
     }
     await page.waitForFunction(() => document.querySelectorAll('.graph .node[data-step=reserve] .dot').length === 3, { timeout: 10000 });
+    // The case taken is read from the events, which arrive after the state (the dots).
+    await page.waitForFunction(() => document.querySelector('.graph .node[data-step=route] .node-sub')?.textContent.includes('→'), { timeout: 10000 }).catch(() => {});
     const sub = await page.$eval('.graph .node[data-step=route] .node-sub', (e) => e.textContent);
     assert(sub.includes('→ card'), `switch shows its case: ${sub}`);
     await page.waitForFunction((n) => document.querySelector('.events .vlist')?.dataset.rows === String(n), { timeout: 10000 }, exec.version);
@@ -422,7 +424,9 @@ try {
 
   // --- schedules (#/schedules): tests/console/workflows/console-nightly.yaml's cron trigger --------
   await check('schedules list shows the definition schedule', async () => {
+    // The 403 check above hid the actions for the session; a reload asks whoami again.
     await open('#/schedules');
+    await page.reload({ waitUntil: 'load' });
     await page.waitForSelector('table.sched tr[data-name="console-nightly"]', { timeout: 15000 });
     const row = await page.$eval('tr[data-name="console-nightly"]', (r) => ({
       source: r.querySelector('[data-col=source]').textContent, text: r.textContent }));
