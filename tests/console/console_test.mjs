@@ -423,6 +423,18 @@ try {
   });
 
   // --- schedules (#/schedules): tests/console/workflows/console-nightly.yaml's cron trigger --------
+  // Types a window into the backfill form's datetime-local inputs, in the browser's zone.
+  const setWindow = (from, to) => page.evaluate((f, t) => {
+    const p = (n) => String(n).padStart(2, '0');
+    const local = (ms) => { const d = new Date(ms); return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; };
+    for (const [name, v] of [['from', local(f)], ['to', local(t)]]) {
+      const el = document.querySelector(`form.backfill input[name=${name}]`);
+      el.value = v;
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  }, +from, +to);
+
   await check('schedules list shows the definition schedule', async () => {
     // The 403 check above hid the actions for the session; a reload asks whoami again.
     await open('#/schedules');
@@ -495,20 +507,11 @@ try {
       const [b] = await page.$$('xpath/.//div[contains(@class,"actions")]/button[text()="Backfill…"]');
       await b.click();
       await page.waitForSelector('form.backfill input[name=from]', { timeout: 5000 });
-      const sent = await page.evaluate((f, t) => {
-        const p = (n) => String(n).padStart(2, '0');
-        const local = (ms) => { const d = new Date(ms); return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; };
-        for (const [name, v] of [['from', local(f)], ['to', local(t)]]) {
-          const el = document.querySelector(`form.backfill input[name=${name}]`);
-          el.value = v;
-          el.dispatchEvent(new Event('input', { bubbles: true }));
-        }
-        return Intl.DateTimeFormat().resolvedOptions().timeZone;
-      }, +from, +to);
-      eq(sent, 'America/New_York', 'browser zone');
+      eq(await setWindow(from, to), 'America/New_York', 'browser zone');
       await page.select('form.backfill select[name=overlap]', 'allow');
       await page.click('form.backfill button[type=submit]');
       await page.waitForSelector('dialog.confirm[open] button[data-confirm=backfill]', { timeout: 5000 });
+      await shot('schedule-backfill', false);
       await page.click('dialog.confirm button[data-confirm=backfill]');
       await page.waitForSelector('.backfill-report [data-count=fired]', { timeout: 30000 });
       const counts = await page.$$eval('.backfill-report [data-count]', (bs) => Object.fromEntries(bs.map((x) => [x.dataset.count, Number(x.textContent)])));
@@ -524,6 +527,24 @@ try {
     }
   });
 
+  await check('a backfill the API refuses shows its message in the dialog', async () => {
+    await page.waitForSelector('form.backfill input[name=from]', { timeout: 5000 });
+    await setWindow(Date.now() + 86400000, Date.now() + 2 * 86400000);
+    await page.click('form.backfill button[type=submit]');
+    await page.waitForSelector('dialog.confirm[open] button[data-confirm=backfill]', { timeout: 5000 });
+    await page.click('dialog.confirm button[data-confirm=backfill]');
+    await page.waitForSelector('dialog.confirm[open] [role=alert]', { timeout: 10000 });
+    const text = await page.$eval('dialog.confirm [role=alert]', (e) => e.textContent);
+    assert(text.includes('from is in the future'), `the API's message: ${text}`);
+    await page.click('dialog.confirm button[type=button]');
+    await page.waitForFunction(() => !document.querySelector('dialog.confirm'), { timeout: 5000 });
+    // That 400 is the answer this check asks for, not an error of the page.
+    const refused = consoleErrors.findIndex((e) => /^400 POST .*\/schedules\/console-nightly\/backfill$/.test(e));
+    assert(refused >= 0, `the 400 was seen: ${consoleErrors.join(' | ')}`);
+    consoleErrors.splice(refused, 1);
+    eq((await api('GET', 'schedules/console-nightly/ticks?limit=100')).items.filter((t) => t.backfill).length, 3, 'backfill ticks after the refused one');
+  });
+
   await check('phone width: the schedules pages fit', async () => {
     await page.setViewport({ width: 390, height: 844, isMobile: true });
     try {
@@ -532,8 +553,8 @@ try {
         await page.waitForSelector(hash === '#/schedules' ? 'tr[data-name="console-nightly"]' : '.next-runs tbody tr', { timeout: 15000 });
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert(overflow <= 1, `${hash} wider than the phone by ${overflow}px`);
+        await shot(hash === '#/schedules' ? 'schedules-phone' : 'schedule-phone');
       }
-      await shot('schedule-phone');
     } finally {
       await page.setViewport({ width: 1280, height: 900 });
     }

@@ -22,12 +22,14 @@ function Outcome({ value }) {
 }
 
 // "2026-12-05T02:30:00+01:00" -> "Sat 2026-12-05 02:30:00 +01:00": the wall time as the API wrote
-// it (not re-read through the browser's zone), with the weekday cron expressions often name.
+// it (not re-read through the browser's zone), with the weekday cron expressions often name; on a
+// phone it wraps between the date and the time only.
 function wall(text) {
   const m = /^(\d{4})-(\d\d)-(\d\d)T([\d:]+)(.*)$/.exec(text || '');
   if (!m) return text;
   const day = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])).toLocaleDateString('en', { weekday: 'short', timeZone: 'UTC' });
-  return `${day} ${m[1]}-${m[2]}-${m[3]} ${m[4]}${m[5] === 'Z' ? 'Z' : m[5] ? ' ' + m[5] : ''}`;
+  const zone = m[5] === 'Z' ? 'Z' : m[5] ? ` ${m[5]}` : '';
+  return html`<span class="nowrap">${day} ${m[1]}-${m[2]}-${m[3]}</span> <span class="nowrap">${m[4]}${zone}</span>`;
 }
 
 // A datetime-local value (the browser's zone) -> RFC 3339 UTC, whole seconds; '' when empty.
@@ -52,15 +54,16 @@ export function SchedulesPage() {
     ${!items && !error && html`<p class="loading" aria-busy="true">Loading…</p>`}
     ${items && html`<div class="table-wrap"><table class="list sched">
       <caption class="sr-only">Schedules, by name</caption>
-      <thead><tr><th scope="col">Schedule</th><th scope="col">Workflow</th><th scope="col">Cron</th>
+      <thead><tr><th scope="col">Schedule</th><th scope="col" class="secondary">Workflow</th><th scope="col" class="secondary">Cron</th>
         <th scope="col" class="secondary">Time zone</th><th scope="col">State</th><th scope="col">Next run</th>
         <th scope="col" class="secondary">Last run</th><th scope="col" class="secondary">Source</th>
         <th scope="col" class="secondary">Overlap</th><th scope="col" class="secondary">Missed</th></tr></thead>
       <tbody>
       ${items.map((s) => html`<tr data-name=${s.name}>
-        <td><a href=${`#/schedules/${encodeURIComponent(s.name)}`}>${s.name}</a></td>
-        <td>${s.workflow}<span class="muted">@${s.version ?? 'latest'}</span></td>
-        <td><code>${s.schedule}</code></td>
+        <td><a href=${`#/schedules/${encodeURIComponent(s.name)}`}>${s.name}</a>
+          <div class="muted small phone-only">${workflowOf(s)} · <code class="nowrap">${s.schedule}</code> ${s.timezone}</div></td>
+        <td class="secondary">${s.workflow}<span class="muted">@${s.version ?? 'latest'}</span></td>
+        <td class="secondary"><code class="nowrap">${s.schedule}</code></td>
         <td class="secondary">${s.timezone}</td>
         <td><${State} s=${s} />${s.paused && s.note && html`<div class="muted small" title="pause note">${s.note}</div>`}</td>
         <td><${Time} value=${s.nextRun} /></td>
@@ -155,7 +158,7 @@ export function SchedulePage({ name, canAct, notify }) {
       ${!next.items.length && html`<tr><td colspan="2" class="muted">No more fire times (past its end).</td></tr>`}</tbody>
     </table></div>
 
-    <h2>Ticks <span class="muted">(${shownTicks.length}${ticks ? '' : ' most recent'})</span></h2>
+    <h2>Ticks <span class="muted">(${ticks || shownTicks.length < 20 ? shownTicks.length : `the newest ${shownTicks.length}`})</span></h2>
     <${Ticks} items=${shownTicks} />
     ${!ticks && shownTicks.length >= 20 && html`<button onClick=${more}>Show the last 100 ticks</button>`}
 
@@ -183,12 +186,13 @@ function Ticks({ items }) {
 function Events({ items }) {
   return html`<div class="table-wrap"><table class="list sched audit">
     <caption class="sr-only">The schedule's audit trail, oldest first (the last 50)</caption>
-    <thead><tr><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">When</th><th scope="col">Data</th></tr></thead>
+    <thead><tr><th scope="col">Event, by</th><th scope="col" class="secondary">When</th><th scope="col">Data</th></tr></thead>
     <tbody>${items.map((e) => html`<tr data-type=${e.type}>
-      <td>${e.type}</td><td>${e.actor}</td><td><${Time} value=${e.at} /></td>
+      <td>${e.type}<div class="muted small actor" title="actor">${e.actor}</div><div class="muted small phone-only"><${Time} value=${e.at} /></div></td>
+      <td class="secondary"><${Time} value=${e.at} /></td>
       <td>${e.data && Object.keys(e.data).length ? html`<details><summary><code class="oneline">${JSON.stringify(e.data)}</code></summary>
         <${Json} value=${e.data} label=${`data of ${e.type} #${e.position}`} /></details>` : html`<span class="muted">—</span>`}</td></tr>`)}
-    ${!items.length && html`<tr><td colspan="4" class="muted">No events.</td></tr>`}</tbody>
+    ${!items.length && html`<tr><td colspan="3" class="muted">No events.</td></tr>`}</tbody>
   </table></div>`;
 }
 
@@ -208,8 +212,8 @@ function BackfillForm({ s, setConfirm, onDone }) {
     setProblem(null);
     setConfirm({
       verb: 'backfill', subject: 'schedule', reasonLabel: null,
-      text: html`Run every fire time of ${s.name} from <${Time} value=${body.from} /> to <${Time} value=${body.to} />
-        with overlap <strong>${overlap || s.overlap}</strong>? A fire time that already has a tick is not run again.`,
+      text: html`Run every fire time of ${s.name} from <${Time} value=${body.from} /> to <${Time} value=${body.to} /> with overlap${' '}
+        <strong>${overlap || s.overlap}</strong>? A fire time that already has a tick is not run again.`,
       run: async () => onDone(await post(path(s.name, '/backfill'), body)),
     });
   };
@@ -218,7 +222,7 @@ function BackfillForm({ s, setConfirm, onDone }) {
     <label>To (your time zone)<input type="datetime-local" name="to" value=${to} max=${toLocal(now)} onInput=${(e) => setTo(e.target.value)} required /></label>
     <label>Overlap<select name="overlap" value=${overlap} onChange=${(e) => setOverlap(e.target.value)}>
       <option value="">the schedule's (${s.overlap})</option>${OVERLAPS.map((o) => html`<option value=${o}>${o}</option>`)}</select></label>
-    <button class="primary" type="submit">Backfill…</button>
+    <button class="primary" type="submit">Run backfill…</button>
     ${problem && html`<p class="error-text" role="alert">${problem}</p>`}
   </form>`;
 }
