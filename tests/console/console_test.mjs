@@ -545,6 +545,23 @@ try {
     eq((await api('GET', 'schedules/console-nightly/ticks?limit=100')).items.filter((t) => t.backfill).length, 3, 'backfill ticks after the refused one');
   });
 
+  await check('a longer history: the newest 20 ticks, the last 100 on request', async () => {
+    const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+    const before = (await api('GET', 'schedules/console-nightly/ticks?limit=100')).items;
+    const oldest = Math.min(...before.map((t) => Date.parse(t.fireTime)));
+    const r = await api('POST', 'schedules/console-nightly/backfill', { from: iso(oldest - 25 * 86400000 - 1800000), to: iso(oldest - 3600000), overlap: 'allow' });
+    assert(r.fired >= 20 && r.fired === r.ticks, `backfill ${JSON.stringify(r)}`);
+    const all = (await api('GET', 'schedules/console-nightly/ticks?limit=100')).items;
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForFunction(() => document.querySelectorAll('.ticks tbody tr[data-outcome]').length === 20, { timeout: 15000 });
+    const [more] = await page.$$('xpath/.//button[text()="Show the last 100 ticks"]');
+    assert(more, 'a show-more button');
+    await more.click();
+    await page.waitForFunction((n) => document.querySelectorAll('.ticks tbody tr[data-outcome]').length === n, { timeout: 10000 }, all.length);
+    const shown = await page.$$eval('.ticks tbody tr td:first-child time', (ts) => ts.map((t) => t.getAttribute('datetime').replace('.000', '')));
+    eq(shown, all.map((t) => t.fireTime), 'ticks, newest first');
+  });
+
   await check('phone width: the schedules pages fit', async () => {
     await page.setViewport({ width: 390, height: 844, isMobile: true });
     try {
