@@ -436,14 +436,22 @@ try {
   }, +from, +to);
 
   await check('schedules list shows the definition schedule', async () => {
+    // And one made through the API, paused at once with a note (it never fires in this test).
+    await api('POST', 'schedules', { name: 'console-weekly', workflow: 'console-nightly', version: 1, schedule: '0 0 9 * * MON', timezone: 'America/New_York' });
+    await api('POST', 'schedules/console-weekly/pause', { note: 'until the report is fixed' });
     // The 403 check above hid the actions for the session; a reload asks whoami again.
     await open('#/schedules');
     await page.reload({ waitUntil: 'load' });
-    await page.waitForSelector('table.sched tr[data-name="console-nightly"]', { timeout: 15000 });
-    const row = await page.$eval('tr[data-name="console-nightly"]', (r) => ({
-      source: r.querySelector('[data-col=source]').textContent, text: r.textContent }));
-    eq(row.source, 'definition', 'source');
+    await page.waitForSelector('table.sched tr[data-name="console-weekly"]', { timeout: 15000 });
+    const rows = await page.$$eval('table.sched tbody tr[data-name]', (rs) => Object.fromEntries(rs.map((r) => [r.dataset.name, {
+      source: r.querySelector('[data-col=source]').textContent, state: r.querySelector('[data-state]').dataset.state, text: r.textContent }])));
+    eq(Object.keys(rows), (await api('GET', 'schedules')).items.map((x) => x.name), 'the API\'s schedules, by name');
+    const row = rows['console-nightly'];
+    eq([row.source, row.state], ['definition', 'active'], 'console-nightly');
     assert(row.text.includes('0 30 2 * * *') && row.text.includes('Europe/Berlin') && row.text.includes('console-nightly@latest'), `row: ${row.text}`);
+    const weekly = rows['console-weekly'];
+    eq([weekly.source, weekly.state], ['api', 'paused'], 'console-weekly');
+    assert(weekly.text.includes('until the report is fixed') && weekly.text.includes('console-nightly@1'), `row: ${weekly.text}`);
     await shot('schedules');
   });
 
@@ -545,6 +553,21 @@ try {
     eq((await api('GET', 'schedules/console-nightly/ticks?limit=100')).items.filter((t) => t.backfill).length, 3, 'backfill ticks after the refused one');
   });
 
+  await check('phone width: the schedules pages fit', async () => {
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    try {
+      for (const hash of ['#/schedules', '#/schedules/console-nightly']) {
+        await open(hash);
+        await page.waitForSelector(hash === '#/schedules' ? 'tr[data-name="console-nightly"]' : '.next-runs tbody tr', { timeout: 15000 });
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(overflow <= 1, `${hash} wider than the phone by ${overflow}px`);
+        await shot(hash === '#/schedules' ? 'schedules-phone' : 'schedule-phone');
+      }
+    } finally {
+      await page.setViewport({ width: 1280, height: 900 });
+    }
+  });
+
   await check('a longer history: the newest 20 ticks, the last 100 on request', async () => {
     const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
     const before = (await api('GET', 'schedules/console-nightly/ticks?limit=100')).items;
@@ -560,21 +583,6 @@ try {
     await page.waitForFunction((n) => document.querySelectorAll('.ticks tbody tr[data-outcome]').length === n, { timeout: 10000 }, all.length);
     const shown = await page.$$eval('.ticks tbody tr td:first-child time', (ts) => ts.map((t) => t.getAttribute('datetime').replace('.000', '')));
     eq(shown, all.map((t) => t.fireTime), 'ticks, newest first');
-  });
-
-  await check('phone width: the schedules pages fit', async () => {
-    await page.setViewport({ width: 390, height: 844, isMobile: true });
-    try {
-      for (const hash of ['#/schedules', '#/schedules/console-nightly']) {
-        await open(hash);
-        await page.waitForSelector(hash === '#/schedules' ? 'tr[data-name="console-nightly"]' : '.next-runs tbody tr', { timeout: 15000 });
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-        assert(overflow <= 1, `${hash} wider than the phone by ${overflow}px`);
-        await shot(hash === '#/schedules' ? 'schedules-phone' : 'schedule-phone');
-      }
-    } finally {
-      await page.setViewport({ width: 1280, height: 900 });
-    }
   });
 
   await check('a reader sees no schedule actions', async () => {
