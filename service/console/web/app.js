@@ -11,6 +11,7 @@ import { ExecutionPage } from './execution.js';
 import { WorkflowsPage } from './workflows.js';
 import { DeadLettersPage } from './deadletters.js';
 import { DeadLetterPage } from './deadletter.js';
+import { SchedulesPage, SchedulePage } from './schedules.js';
 
 function parseHash() {
   const raw = location.hash.replace(/^#/, '') || '/';
@@ -69,6 +70,8 @@ function App() {
   else if (parts[0] === 'dlq' && parts[1]) page = html`<${DeadLetterPage} key=${parts[1]} id=${parts[1]} canAct=${canAct} notify=${notify} />`;
   else if (parts[0] === 'dlq') page = html`<${DeadLettersPage} key=${params.toString()} params=${params} canAct=${canAct} notify=${notify} />`;
   else if (parts[0] === 'workflows') page = html`<${WorkflowsPage} name=${parts[1]} canAct=${canAct} />`;
+  else if (parts[0] === 'schedules' && parts[1]) page = html`<${SchedulePage} key=${parts[1]} name=${parts[1]} canAct=${canAct} notify=${notify} />`;
+  else if (parts[0] === 'schedules') page = html`<${SchedulesPage} />`;
   else page = html`<${OverviewPage} />`;
   const nav = (href, label, active) => html`<a href=${href} aria-current=${active ? 'page' : undefined}>${label}</a>`;
   const section = parts[0] || '';
@@ -81,6 +84,7 @@ function App() {
         ${nav('#/executions', 'Executions', section === 'executions')}
         ${nav('#/workflows', 'Workflows', section === 'workflows')}
         ${nav('#/dlq', 'Dead letters', section === 'dlq')}
+        ${nav('#/schedules', 'Schedules', section === 'schedules')}
       </nav>
       <span class="who" data-role=${who?.role || ''}>${who ? `${who.name ? who.name + ' · ' : ''}${who.role}${canAct ? '' : ' (read only)'}` : ''}
         ${auth.token && html` <button class="link" onClick=${() => { auth.token = ''; setWho(null); }}>Sign out</button>`}</span>

@@ -15,11 +15,14 @@ const capital = (s) => s[0].toUpperCase() + s.slice(1);
 
 // withInput: true (the optional input of a waiting step) or {label, value, required, patch, noun}
 // (patch: offer "a JSON merge patch of it" beside "the new <noun>", default "input").
-// reason: 'optional', 'required' or 'none'. fields: [{name, label, type, value, min}], given to
+// reason: 'optional', 'required' or 'none'; reasonLabel names that field instead of "Reason
+// (recorded with the command)" (a schedule's pause takes a note); subject replaces "execution" in
+// the default title. fields: [{name, label, type, value, min}], given to
 // run as `values`. run({reason, input, patch, values}) throws to keep the dialog open with its
 // message (and the API's hint).
-export function Confirm({ verb, title, text, label, danger, reason: reasonMode, withInput, fields = [], run, onClose }) {
-  const mode = reasonMode || (verb === 'rerun' ? 'none' : 'optional');
+export function Confirm({ verb, title, subject = 'execution', text, label, danger, reason: reasonMode, reasonLabel,
+  withInput, fields = [], run, onClose }) {
+  const mode = reasonMode || (reasonLabel === null || verb === 'rerun' ? 'none' : 'optional');
   const json = withInput === true ? { label: 'Input for the waiting step (JSON, optional)' } : withInput;
   const [reason, setReason] = useState('');
   const [input, setInput] = useState(json?.value ?? '');
@@ -58,9 +61,9 @@ export function Confirm({ verb, title, text, label, danger, reason: reasonMode, 
   const button = label || capital(verb);
   return html`<dialog ref=${ref} class="confirm" aria-labelledby="confirm-title" onCancel=${onClose}>
     <form onSubmit=${submit}>
-      <h2 id="confirm-title">${title || `${capital(verb)} execution`}</h2>
+      <h2 id="confirm-title">${title || `${capital(verb)} ${subject}`}</h2>
       <p>${text || TEXT[verb]}</p>
-      ${mode !== 'none' && html`<label>Reason (recorded with the command${mode === 'required' ? ', required' : ''})<input name="reason"
+      ${mode !== 'none' && html`<label>${reasonLabel || `Reason (recorded with the command${mode === 'required' ? ', required' : ''})`}<input name="reason"
         required=${mode === 'required'} value=${reason} onInput=${(e) => setReason(e.target.value)} /></label>`}
       ${json && json.patch && html`<fieldset class="choice"><legend>Send the JSON below as</legend>
         <label class="check"><input type="radio" name="as" value="input" checked=${!asPatch} onChange=${() => pick(false)} /> the new ${json.noun || 'input'}</label>
