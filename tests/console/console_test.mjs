@@ -824,18 +824,24 @@ try {
   });
 
   await check('a reader sees no schedule actions', async () => {
-    await page.setRequestInterception(true);
-    const handler = (req) => (req.url().endsWith('/api/v1/whoami')
-      ? req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify({ role: 'reader', canAct: false }) })
-      : req.continue());
-    page.on('request', handler);
+    // A real reader token in a browser context of its own, as for the other pages.
+    const context = await browser.createBrowserContext();
     try {
-      await page.reload({ waitUntil: 'load' });
-      await page.waitForSelector('.next-runs tbody tr', { timeout: 15000 });
-      assert(!(await page.$('.actions')) && !(await page.$('form.backfill')), 'no actions for a reader');
+      const reader = await context.newPage();
+      await reader.setViewport({ width: 1280, height: 900 });
+      reader.on('pageerror', (e) => consoleErrors.push(`reader: ${e}`));
+      await reader.goto(`${base}/`, { waitUntil: 'load' });
+      await reader.waitForSelector('#token', { timeout: 15000 });
+      await reader.type('#token', READER_TOKEN);
+      await reader.click('.token button[type=submit]');
+      await reader.waitForSelector('.who[data-role=reader]', { timeout: 15000 });
+      await reader.evaluate(() => { location.hash = '#/schedules/console-nightly'; });
+      await reader.waitForSelector('.next-runs tbody tr', { timeout: 15000 });
+      assert(!(await reader.$('.actions')) && !(await reader.$('form.backfill')), 'no actions for a reader');
+      const res = await fetch(`${base}/api/v1/schedules/console-nightly/pause`, { method: 'POST', headers: { Authorization: `Bearer ${READER_TOKEN}` } });
+      eq(res.status, 403, 'a reader\'s pause');
     } finally {
-      page.off('request', handler);
-      await page.setRequestInterception(false);
+      await context.close();
     }
   });
   // --- end of schedules ------------------------------------------------------------------------------
