@@ -182,12 +182,15 @@ TEST_CASE("Failed executions and poison records go through the dead-letter tooli
   REQUIRE(eventually([&] {
     return db.query("SELECT status FROM executions WHERE id = '" + quiet + "'") == "failed";
   }));
-  // The projector is past quiet's failure once it is past e3's (same instance, later start);
-  // wait for its checkpoint to pass every event, then check quiet has no dead letter.
+  // The projector is past quiet's failure once its checkpoint reached the last event in its
+  // reading order, (tx_id, global_position) — not max(global_position): with two appender lanes
+  // a later transaction can hold lower positions, and that wait could never end (a flake of one
+  // run in five under ctest --parallel 2).
   REQUIRE(eventually([&] {
     return db.query(
-               "SELECT global_position >= (SELECT max(global_position) FROM events) FROM "
-               "relay_checkpoints WHERE name = 'flowd.dlq-projector'") == "t";
+               "SELECT (c.tx_id, c.global_position) >= (SELECT e.tx_id, e.global_position FROM "
+               "events e ORDER BY e.tx_id DESC, e.global_position DESC LIMIT 1) FROM "
+               "relay_checkpoints c WHERE c.name = 'flowd.dlq-projector'") == "t";
   }));
   CHECK(db.query("SELECT count(*) FROM dead_letters WHERE workflow = 'quiet'") == "0");
 
