@@ -75,8 +75,9 @@ CREATE TRIGGER schedule_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
 
 -- A tick's claim shares the transaction of its start: when an execution whose dedupe key is a
 -- cron actor ('cron:<schedule>@<RFC 3339 fire time>', engine/actor.h) is inserted, its tick row
--- and TickFired event are written with it. A buffered tick's row becomes fired; a row with any
--- other outcome is left alone (the execution's dedupe key already keeps the start unique).
+-- and TickFired event are written with it. A buffered tick's row becomes fired, and so does a
+-- missed one (a backfill runs it); a row with any other outcome is left alone (the execution's
+-- dedupe key already keeps the start unique).
 CREATE FUNCTION flowd_cron_tick_started() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   at_sign integer := position('@' IN NEW.dedupe_key);
@@ -87,7 +88,7 @@ BEGIN
     VALUES (schedule_name, fire, 'fired', NEW.id, false)
     ON CONFLICT (schedule, fire_time) DO UPDATE
       SET outcome = 'fired', execution_id = EXCLUDED.execution_id, at = now(), detail = NULL
-      WHERE schedule_ticks.outcome = 'buffered';
+      WHERE schedule_ticks.outcome IN ('buffered', 'missed');
   INSERT INTO schedule_events (schedule, type, actor, data)
     VALUES (schedule_name, 'TickFired', NEW.dedupe_key,
             jsonb_build_object('fireTime', to_char(fire AT TIME ZONE 'UTC',

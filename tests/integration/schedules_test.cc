@@ -413,6 +413,22 @@ TEST_CASE("Every tick fires once across three instances, a SIGKILL and downtime"
                   "min(fire_time) FROM schedule_ticks WHERE schedule = 'beat' AND outcome = "
                   "'missed') + (SELECT ((data->>'count')::int - 1) * interval '1 second' FROM "
                   "schedule_events WHERE schedule = 'beat' AND type = 'TicksMissed'))") == 0);
+  // A backfill of the downtime runs the missed ticks (each once), and only those.
+  instances[2]->flowctl_json("schedules pause beat");
+  const std::string first_missed = db.query(
+      "SELECT to_char(fire_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM "
+      "schedule_ticks WHERE schedule = 'beat' AND outcome = 'missed'");
+  const std::string last_missed = format_utc(
+      *parse_rfc3339(first_missed) + seconds(missed - 1));
+  auto backfilled = instances[2]->flowctl_json("schedules backfill beat --from " + first_missed +
+                                               " --to " + last_missed + " --overlap allow");
+  CHECK(backfilled["fired"] == missed);
+  CHECK(backfilled["alreadyDone"] == 0);
+  CHECK(ticks(db, "beat", "missed") == 0);
+  CHECK(gaps(db, "beat") == 0);
+  CHECK(count(db, "SELECT count(*) FROM executions WHERE dedupe_key LIKE 'cron:beat@%'") ==
+        ticks(db, "beat", "fired"));
+
   // The per-schedule metric (refreshed every 2 s).
   const std::string sample =
       "flowd_schedule_missed_ticks{schedule=\"beat\"} " + std::to_string(missed);

@@ -183,7 +183,9 @@ bool record_tick(pqxx::transaction_base& tx, const std::string& schedule, SysSec
   auto r = tx.exec_params(
       "INSERT INTO schedule_ticks (schedule, fire_time, outcome, execution_id, detail, backfill) "
       "VALUES ($1, flowd_ts($2), $3, NULLIF($4, ''), NULLIF($5, ''), $6) "
-      "ON CONFLICT (schedule, fire_time) DO NOTHING",
+      "ON CONFLICT (schedule, fire_time) DO UPDATE SET outcome = EXCLUDED.outcome, "
+      " execution_id = EXCLUDED.execution_id, detail = EXCLUDED.detail, "
+      " backfill = EXCLUDED.backfill, at = now() WHERE schedule_ticks.outcome = 'missed'",
       schedule, micros(fire), outcome, execution_id, detail, backfill);
   return r.affected_rows() == 1;
 }

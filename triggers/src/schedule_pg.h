@@ -76,7 +76,7 @@ NextRun next_run(const ScheduleSpec& spec, const CronSchedule& cron, SysSeconds 
 void append_event(pqxx::transaction_base& tx, const std::string& schedule, const std::string& type,
                   const std::string& actor, const Json& data);
 // Records a tick that did not fire (skipped, buffered, missed, failed); false when the tick
-// already has a row.
+// already has a row (a missed tick's row takes a backfill's outcome).
 bool record_tick(pqxx::transaction_base& tx, const std::string& schedule, SysSeconds fire,
                  const std::string& outcome, const std::string& execution_id,
                  const std::string& detail, bool backfill);

@@ -318,7 +318,9 @@ std::string Scheduler::Impl::handle_tick(pqxx::transaction_base& tx, Pass& pass,
                                          std::string* execution_id) {
   Schedule& s = pass.s;
   const std::string& name = s.spec.name;
-  if (auto done = detail::tick_outcome(tx, name, fire)) return "alreadyDone";
+  // Done ticks are never decided again; a backfill may still run a missed one.
+  if (auto done = detail::tick_outcome(tx, name, fire); done && !(backfill && *done == "missed"))
+    return "alreadyDone";
   const std::string running = s.running_execution;
   const OverlapAction action =
       decide_overlap(policy, !running.empty(), static_cast<std::size_t>(std::max(0, s.buffered)));
