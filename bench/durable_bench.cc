@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "durable_runner.h"
 #include "flowd/engine/engine.h"
 #include "flowd/eventstore/commands.h"
@@ -28,6 +29,8 @@
 namespace {
 
 using namespace flowd;
+using flowd::bench::figure;
+using flowd::bench::with_database;
 using Seconds = std::chrono::duration<double>;
 
 constexpr const char* kThreeSteps = R"(apiVersion: flowd/v1
@@ -46,25 +49,6 @@ struct Options {
   std::size_t max_in_flight = 1000;
   bool owned = false;
 };
-
-std::vector<std::pair<std::string, std::string>> figures;  // name, "value unit"
-
-void figure(const std::string& name, double value, const std::string& unit) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g", value);
-  figures.emplace_back(name, std::string(buf) + " " + unit);
-  std::printf("  %-44s %s %s\n", name.c_str(), buf, unit.c_str());
-  std::fflush(stdout);
-}
-
-std::string with_database(const std::string& url, const std::string& db) {
-  const auto scheme = url.find("://");
-  if (scheme == std::string::npos) return url + " dbname=" + db;
-  const auto path = url.find('/', scheme + 3);
-  if (path == std::string::npos) return url + "/" + db;
-  const auto query = url.find('?', path);
-  return url.substr(0, path + 1) + db + (query == std::string::npos ? "" : url.substr(query));
-}
 
 std::unique_ptr<eventstore::EventStore> open_store(const std::string& url,
                                                    const std::string& owner) {
@@ -227,7 +211,6 @@ int main(int argc, char** argv) {
     admin_exec("DROP DATABASE IF EXISTS " + db_name + " WITH (FORCE)");
   } catch (const std::exception&) {
   }
-  for (const auto& [name, value] : figures)
-    std::printf("FIGURE %s %s\n", name.c_str(), value.c_str());
+  flowd::bench::print_figures();
   return status;
 }

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "flowd/eventstore/commands.h"
 #include "flowd/eventstore/event_store.h"
 #include "flowd/triggers/schedule_store.h"
@@ -32,29 +33,12 @@
 namespace {
 
 using namespace flowd;
+using flowd::bench::figure;
+using flowd::bench::with_database;
 using std::chrono::seconds;
 
 constexpr const char* kNoop = R"({"apiVersion":"flowd/v1","kind":"Workflow",
   "metadata":{"name":"bench-tick","version":1},"spec":{"steps":[{"id":"a","type":"noop"}]}})";
-
-std::vector<std::pair<std::string, std::string>> figures;
-
-void figure(const std::string& name, double value, const std::string& unit) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g", value);
-  figures.emplace_back(name, std::string(buf) + " " + unit);
-  std::printf("  %-44s %s %s\n", name.c_str(), buf, unit.c_str());
-  std::fflush(stdout);
-}
-
-std::string with_database(const std::string& url, const std::string& db) {
-  const auto scheme = url.find("://");
-  if (scheme == std::string::npos) return url + " dbname=" + db;
-  const auto path = url.find('/', scheme + 3);
-  if (path == std::string::npos) return url + "/" + db;
-  const auto query = url.find('?', path);
-  return url.substr(0, path + 1) + db + (query == std::string::npos ? "" : url.substr(query));
-}
 
 double cpu_seconds() {
   rusage u{};
@@ -86,14 +70,18 @@ void delays(pqxx::connection& c, const std::string& prefix, const std::string& f
       "FROM schedule_ticks t JOIN executions e ON e.id = t.execution_id WHERE t.schedule LIKE '" +
       prefix + "%' AND t.outcome = 'fired'";
   const std::string ms = "extract(epoch FROM e.started_at - t.fire_time) * 1000";
-  figure(figure_prefix + "_p50", query_double(c, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY " + ms + ") " + base), "ms");
-  figure(figure_prefix + "_p99", query_double(c, "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY " + ms + ") " + base), "ms");
+  figure(figure_prefix + "_p50",
+         query_double(c, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY " + ms + ") " + base),
+         "ms");
+  figure(figure_prefix + "_p99",
+         query_double(c, "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY " + ms + ") " + base),
+         "ms");
   figure(figure_prefix + "_max", query_double(c, "SELECT max(" + ms + ") " + base), "ms");
   figure(figure_prefix + "_ticks", query_double(c, "SELECT count(*) " + base), "ticks");
   // The latest starts, to tell a slow second from slow ticks.
   for (const auto& r : pqxx::nontransaction(c).exec(
-           "SELECT to_char(t.fire_time, 'HH24:MI:SS'), count(*), round(max(" + ms + ")::numeric, 1) " +
-           base + " GROUP BY 1 ORDER BY 3 DESC LIMIT 3"))
+           "SELECT to_char(t.fire_time, 'HH24:MI:SS'), count(*), round(max(" + ms +
+           ")::numeric, 1) " + base + " GROUP BY 1 ORDER BY 3 DESC LIMIT 3"))
     std::printf("    slowest second %s: %s ticks, up to %s ms\n", r[0].c_str(), r[1].c_str(),
                 r[2].c_str());
 }
@@ -135,8 +123,8 @@ void run(const std::string& url) {
   std::this_thread::sleep_for(seconds(10));
   const double idle_cpu = cpu_seconds() - cpu0;
   figure("scheduler_cpu_10k_schedules", idle_cpu * 1000 / 10, "ms_cpu/s");
-  figure("scheduler_looks_10k_schedules", static_cast<double>((*scheduler)->stats().looks - looks0) / 10,
-         "looks/s");
+  figure("scheduler_looks_10k_schedules",
+         static_cast<double>((*scheduler)->stats().looks - looks0) / 10, "looks/s");
 
   std::printf("on time: 10 every-second schedules beside them, 20 s\n");
   create_every_second(**schedules, "beat-", 10);
@@ -145,10 +133,14 @@ void run(const std::string& url) {
   std::this_thread::sleep_for(seconds(1));
   delays(sql, "beat-", "tick_start_delay");
   // Every second of each schedule between its first and last tick has exactly one fired tick.
-  figure("tick_gaps", query_double(sql,
-      "SELECT coalesce(sum(g), 0) FROM (SELECT schedule, extract(epoch FROM max(fire_time) - "
-      "min(fire_time)) + 1 - count(*) AS g FROM schedule_ticks WHERE schedule LIKE 'beat-%' "
-      "GROUP BY schedule) x"), "ticks");
+  figure(
+      "tick_gaps",
+      query_double(
+          sql,
+          "SELECT coalesce(sum(g), 0) FROM (SELECT schedule, extract(epoch FROM max(fire_time) - "
+          "min(fire_time)) + 1 - count(*) AS g FROM schedule_ticks WHERE schedule LIKE 'beat-%' "
+          "GROUP BY schedule) x"),
+      "ticks");
 
   std::printf("burst: 100 schedules at the same second, 5 s\n");
   create_every_second(**schedules, "burst-", 100);
@@ -187,6 +179,6 @@ int main() {
     admin_exec("DROP DATABASE IF EXISTS " + db_name + " WITH (FORCE)");
   } catch (const std::exception&) {
   }
-  for (const auto& [name, value] : figures) std::printf("FIGURE %s %s\n", name.c_str(), value.c_str());
+  flowd::bench::print_figures();
   return status;
 }

@@ -20,6 +20,7 @@
 #include "flowd/eventstore/event_store.h"
 #include "http_client.h"
 #include "output.h"
+#include "text.h"
 
 namespace flowctl {
 namespace {
@@ -27,11 +28,6 @@ namespace {
 namespace bh = boost::beast::http;
 using flowd::api::DlqFilter;
 using flowd::api::DlqRetry;
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
 
 std::string who() {
   std::string user = env("FLOWD_ACTOR");
@@ -53,21 +49,6 @@ class DlqClient {
   virtual Outcome batch(const std::string& batch) = 0;
 };
 
-std::string encode(std::string_view text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 Json retry_body(const DlqRetry& r) {
   Json b = Json::object();
   if (r.input) b["input"] = *r.input;
@@ -87,7 +68,7 @@ class HttpDlqClient : public DlqClient {
   Outcome list(const DlqFilter& f) override {
     std::string q;
     auto add = [&](const char* name, const std::optional<std::string>& v) {
-      if (v && !v->empty()) q += (q.empty() ? "?" : "&") + std::string(name) + "=" + encode(*v);
+      if (v && !v->empty()) q += (q.empty() ? "?" : "&") + std::string(name) + "=" + url_encode(*v);
     };
     add("workflow", f.workflow);
     add("errorCode", f.error_code);
@@ -127,7 +108,7 @@ class HttpDlqClient : public DlqClient {
     return client_.call(bh::verb::post, "/api/v1/dlq/" + std::to_string(id) + "/" + verb, b);
   }
   Outcome batch(const std::string& batch) override {
-    return client_.call(bh::verb::get, "/api/v1/dlq/batches/" + encode(batch));
+    return client_.call(bh::verb::get, "/api/v1/dlq/batches/" + url_encode(batch));
   }
 
  private:

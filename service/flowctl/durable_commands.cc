@@ -9,14 +9,10 @@
 #include "backend.h"
 #include "flowd/engine/definition.h"
 #include "output.h"
+#include "text.h"
 
 namespace flowctl {
 namespace {
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
 
 // Where the commands go: --server > --database > FLOWD_SERVER > FLOWD_DATABASE_URL > the
 // default server.

@@ -7,32 +7,18 @@
 
 #include "backend.h"
 #include "http_client.h"
+#include "text.h"
 
 namespace flowctl {
 namespace {
 
 namespace bh = boost::beast::http;
 
-std::string encode(std::string_view text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 class Query {
  public:
   Query& add(std::string_view name, const std::optional<std::string>& value) {
     if (value && !value->empty())
-      text_ += (text_.empty() ? "?" : "&") + std::string(name) + "=" + encode(*value);
+      text_ += (text_.empty() ? "?" : "&") + std::string(name) + "=" + url_encode(*value);
     return *this;
   }
   Query& add(std::string_view name, std::int64_t value) {
@@ -58,7 +44,7 @@ class HttpBackend : public Backend {
     return client_.call(bh::verb::get, "/api/v1/workflows" + q.str());
   }
   Outcome get_workflow(const std::string& name, std::optional<int> version) override {
-    std::string path = "/api/v1/workflows/" + encode(name);
+    std::string path = "/api/v1/workflows/" + url_encode(name);
     if (version) path += "/versions/" + std::to_string(*version);
     return client_.call(bh::verb::get, path);
   }
@@ -78,26 +64,27 @@ class HttpBackend : public Backend {
   Outcome get_execution(const std::string& id, std::optional<std::int64_t> as_of) override {
     Query q;
     if (as_of) q.add("asOf", *as_of);
-    return client_.call(bh::verb::get, "/api/v1/executions/" + encode(id) + q.str());
+    return client_.call(bh::verb::get, "/api/v1/executions/" + url_encode(id) + q.str());
   }
   Outcome events(const std::string& id, std::int64_t after, std::size_t limit) override {
     Query q;
     q.add("after", after).add("limit", static_cast<std::int64_t>(limit));
-    return client_.call(bh::verb::get, "/api/v1/executions/" + encode(id) + "/events" + q.str());
+    return client_.call(bh::verb::get,
+                        "/api/v1/executions/" + url_encode(id) + "/events" + q.str());
   }
   Outcome replay(const std::string& id, std::optional<std::int64_t> upto) override {
     Json body = Json::object();
     if (upto) body["upto"] = *upto;
-    return client_.call(bh::verb::post, "/api/v1/executions/" + encode(id) + "/replay", body);
+    return client_.call(bh::verb::post, "/api/v1/executions/" + url_encode(id) + "/replay", body);
   }
   Outcome rerun(const std::string& id, const flowd::api::RerunRequest& request) override {
     Json body = Json::object();
     if (request.input) body["input"] = *request.input;
     if (request.version) body["version"] = *request.version;
-    return client_.call(bh::verb::post, "/api/v1/executions/" + encode(id) + "/rerun", body);
+    return client_.call(bh::verb::post, "/api/v1/executions/" + url_encode(id) + "/rerun", body);
   }
   Outcome command(const std::string& id, const std::string& command, const Json& payload) override {
-    return client_.call(bh::verb::post, "/api/v1/executions/" + encode(id) + "/" + command,
+    return client_.call(bh::verb::post, "/api/v1/executions/" + url_encode(id) + "/" + command,
                         payload);
   }
   Outcome retention(const std::string& older_than, bool dry_run) override {
@@ -105,7 +92,7 @@ class HttpBackend : public Backend {
                         Json{{"olderThan", older_than}, {"dryRun", dry_run}});
   }
   Outcome audit(const std::string& id) override {
-    return client_.call(bh::verb::get, "/api/v1/executions/" + encode(id) + "/audit");
+    return client_.call(bh::verb::get, "/api/v1/executions/" + url_encode(id) + "/audit");
   }
   Outcome list_webhooks() override { return client_.call(bh::verb::get, "/api/v1/webhooks"); }
 

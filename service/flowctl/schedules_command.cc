@@ -9,16 +9,12 @@
 
 #include "http_client.h"
 #include "output.h"
+#include "text.h"
 
 namespace flowctl {
 namespace {
 
 namespace bh = boost::beast::http;
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
 
 struct Settings {
   std::string server, token = env("FLOWD_TOKEN"), output = "table";
@@ -40,11 +36,11 @@ std::string field(const Json& j, const char* name, std::string fallback = "-") {
 }
 
 void print_list(const Json& page) {
-  std::cout << fmt::format("{:<28} {:<10} {:<22} {:<18} {:<16} {:<11} {:<6} {}\n", "NAME",
-                           "SOURCE", "WORKFLOW", "SCHEDULE", "ZONE", "OVERLAP", "PAUSED",
-                           "NEXT RUN");
+  std::cout << fmt::format("{:<28} {:<10} {:<22} {:<18} {:<16} {:<11} {:<6} {}\n", "NAME", "SOURCE",
+                           "WORKFLOW", "SCHEDULE", "ZONE", "OVERLAP", "PAUSED", "NEXT RUN");
   for (const auto& s : page["items"]) {
-    std::string wf = field(s, "workflow") + (s["version"].is_null() ? "" : "@" + field(s, "version"));
+    std::string wf =
+        field(s, "workflow") + (s["version"].is_null() ? "" : "@" + field(s, "version"));
     std::cout << fmt::format("{:<28} {:<10} {:<22} {:<18} {:<16} {:<11} {:<6} {}\n",
                              field(s, "name"), field(s, "source"), wf, field(s, "schedule"),
                              field(s, "timezone"), field(s, "overlap"),
@@ -68,7 +64,8 @@ void print_schedule(const Json& s) {
   auto line = [](const char* name, const std::string& value) {
     std::cout << fmt::format("  {:<16} {}\n", name, value);
   };
-  line("workflow", field(s, "workflow") + (s["version"].is_null() ? " (latest)" : "@" + field(s, "version")));
+  line("workflow",
+       field(s, "workflow") + (s["version"].is_null() ? " (latest)" : "@" + field(s, "version")));
   line("schedule", field(s, "schedule") + " in " + field(s, "timezone"));
   line("overlap", field(s, "overlap"));
   line("catch-up", field(s, "catchupWindow") + ", at most " + field(s, "maxCatchup") + " ticks");
@@ -102,29 +99,14 @@ void print_next(const Json& next) {
 }
 
 void print_backfill(const Json& r) {
-  std::cout << fmt::format("backfill of {}: {} ticks: {} fired, {} skipped, {} buffered, {} "
-                           "already done, {} failed\n",
-                           field(r, "schedule"), field(r, "ticks"), field(r, "fired"),
-                           field(r, "skipped"), field(r, "buffered"), field(r, "alreadyDone"),
-                           field(r, "failed"));
+  std::cout << fmt::format(
+      "backfill of {}: {} ticks: {} fired, {} skipped, {} buffered, {} "
+      "already done, {} failed\n",
+      field(r, "schedule"), field(r, "ticks"), field(r, "fired"), field(r, "skipped"),
+      field(r, "buffered"), field(r, "alreadyDone"), field(r, "failed"));
   for (const auto& t : r["items"])
     std::cout << fmt::format("  {:<22} {:<11} {}\n", field(t, "fireTime"), field(t, "outcome"),
                              field(t, "executionId", ""));
-}
-
-std::string encode(std::string_view text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 tl::expected<Json, ApiError> spec_body(const SpecArgs& a, const std::string& name) {
@@ -173,8 +155,8 @@ std::function<int()> add_schedules_command(CLI::App& app) {
     const bool json = settings->output == "json";
     std::string server = settings->server.empty() ? env("FLOWD_SERVER") : settings->server;
     if (server.empty()) server = "http://127.0.0.1:8080";
-    auto client = HttpClient::make(server, settings->token,
-                                   std::chrono::seconds(settings->timeout_seconds));
+    auto client =
+        HttpClient::make(server, settings->token, std::chrono::seconds(settings->timeout_seconds));
     if (!client) return report(tl::unexpected(client.error()), json, {});
     std::string user = env("FLOWD_ACTOR").empty() ? env("USER") : env("FLOWD_ACTOR");
     client->set_actor("flowctl:" + (user.empty() ? std::string("unknown") : user));
@@ -192,8 +174,9 @@ std::function<int()> add_schedules_command(CLI::App& app) {
     }
     sub->add_option("--version", spec->version, "a fixed version (default: the latest)");
     sub->add_option("--timezone", spec->timezone, "IANA zone (default UTC)");
-    sub->add_option("--input", spec->input, "input JSON; templates over tick.time, tick.date, "
-                                            "schedule.name");
+    sub->add_option("--input", spec->input,
+                    "input JSON; templates over tick.time, tick.date, "
+                    "schedule.name");
     sub->add_option("--input-file", spec->input_file, "read the input from a JSON file");
     sub->add_option("--overlap", spec->overlap, "skip, allow, bufferOne, bufferAll, cancelOther");
     sub->add_option("--catchup-window", spec->catchup_window,
@@ -226,7 +209,7 @@ std::function<int()> add_schedules_command(CLI::App& app) {
     *chosen = [=] {
       auto body = spec_body(*spec, *name);
       if (!body) return report(tl::unexpected(body.error()), settings->output == "json", {});
-      return call(bh::verb::put, "/" + encode(*name), *body, print_schedule);
+      return call(bh::verb::put, "/" + url_encode(*name), *body, print_schedule);
     };
   });
 
@@ -235,7 +218,7 @@ std::function<int()> add_schedules_command(CLI::App& app) {
   remove->add_option("NAME", *name, "schedule name")->required();
   remove->callback([=] {
     *chosen = [=] {
-      return call(bh::verb::delete_, "/" + encode(*name), std::nullopt,
+      return call(bh::verb::delete_, "/" + url_encode(*name), std::nullopt,
                   [](const Json& j) { std::cout << "deleted " << field(j, "deleted") << "\n"; });
     };
   });
@@ -252,7 +235,7 @@ std::function<int()> add_schedules_command(CLI::App& app) {
       *chosen = [=] {
         Json body = Json::object();
         if (!note->empty()) body["note"] = *note;
-        return call(bh::verb::post, "/" + encode(*name) + (pause ? "/pause" : "/unpause"), body,
+        return call(bh::verb::post, "/" + url_encode(*name) + (pause ? "/pause" : "/unpause"), body,
                     print_schedule);
       };
     });
@@ -260,15 +243,16 @@ std::function<int()> add_schedules_command(CLI::App& app) {
 
   auto* list = schedules->add_subcommand("list", "List schedules");
   common(list);
-  list->callback([=] {
-    *chosen = [=] { return call(bh::verb::get, "", std::nullopt, print_list); };
-  });
+  list->callback(
+      [=] { *chosen = [=] { return call(bh::verb::get, "", std::nullopt, print_list); }; });
 
   auto* get = schedules->add_subcommand("get", "A schedule: settings, last and next run, ticks");
   common(get);
   get->add_option("NAME", *name, "schedule name")->required();
   get->callback([=] {
-    *chosen = [=] { return call(bh::verb::get, "/" + encode(*name), std::nullopt, print_schedule); };
+    *chosen = [=] {
+      return call(bh::verb::get, "/" + url_encode(*name), std::nullopt, print_schedule);
+    };
   });
 
   auto count = std::make_shared<int>(10);
@@ -278,7 +262,7 @@ std::function<int()> add_schedules_command(CLI::App& app) {
   next->add_option("-n", *count, "how many (1..1000)")->check(CLI::Range(1, 1000));
   next->callback([=] {
     *chosen = [=] {
-      return call(bh::verb::get, "/" + encode(*name) + "/next?n=" + std::to_string(*count),
+      return call(bh::verb::get, "/" + url_encode(*name) + "/next?n=" + std::to_string(*count),
                   std::nullopt, print_next);
     };
   });
@@ -296,7 +280,7 @@ std::function<int()> add_schedules_command(CLI::App& app) {
     *chosen = [=] {
       Json body{{"from", *from}, {"to", *to}};
       if (!overlap->empty()) body["overlap"] = *overlap;
-      return call(bh::verb::post, "/" + encode(*name) + "/backfill", body, print_backfill);
+      return call(bh::verb::post, "/" + url_encode(*name) + "/backfill", body, print_backfill);
     };
   });
 

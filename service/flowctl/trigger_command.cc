@@ -5,6 +5,7 @@
 #include "flowd/triggers/embedded_broker.h"
 #include "flowd/triggers/producer.h"
 #include "output.h"
+#include "text.h"
 
 namespace flowctl {
 namespace {
@@ -21,11 +22,6 @@ struct TriggerOptions {
   int timeout_seconds = 10;
   std::string output = "table";
 };
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
 
 // --brokers, else FLOWD_KAFKA_BROKERS, else the embedded broker's address file
 // (FLOWD_KAFKA_BOOTSTRAP_FILE, default .flowd/broker).

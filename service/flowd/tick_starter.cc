@@ -35,23 +35,24 @@ void StoreTickStarter::start(const triggers::TickStart& tick,
   auto started = std::make_shared<Event>(started_event(**definition, options));
   started->time = Clock::now();
   Json metadata{{"actor", tick.dedupe_key}, {"causation", tick.dedupe_key}};
-  store_.start_execution(
-      AppendRequest{options.execution_id, 0, {*started}}, std::move(metadata),
-      [done = std::move(done), started, on_started = on_started_](
-          eventstore::StoreResult<eventstore::StartOutcome> outcome) {
-        TickStartResult result;
-        if (!outcome) {
-          const bool data = outcome.error().is(eventstore::errc::invalid_argument);
-          result.kind = data ? TickStartResult::Kind::kRefused : TickStartResult::Kind::kUnavailable;
-          result.error = outcome.error().message;
-          return done(std::move(result));
-        }
-        result.execution_id = outcome->execution_id;
-        result.kind = outcome->duplicate ? TickStartResult::Kind::kDuplicate
-                                         : TickStartResult::Kind::kStarted;
-        if (!outcome->duplicate && on_started) on_started(*started);
-        done(std::move(result));
-      });
+  store_.start_execution(AppendRequest{options.execution_id, 0, {*started}}, std::move(metadata),
+                         [done = std::move(done), started, on_started = on_started_](
+                             eventstore::StoreResult<eventstore::StartOutcome> outcome) {
+                           TickStartResult result;
+                           if (!outcome) {
+                             const bool data =
+                                 outcome.error().is(eventstore::errc::invalid_argument);
+                             result.kind = data ? TickStartResult::Kind::kRefused
+                                                : TickStartResult::Kind::kUnavailable;
+                             result.error = outcome.error().message;
+                             return done(std::move(result));
+                           }
+                           result.execution_id = outcome->execution_id;
+                           result.kind = outcome->duplicate ? TickStartResult::Kind::kDuplicate
+                                                            : TickStartResult::Kind::kStarted;
+                           if (!outcome->duplicate && on_started) on_started(*started);
+                           done(std::move(result));
+                         });
 }
 
 void StoreTickStarter::cancel(const std::string& execution_id, const std::string& reason,

@@ -594,6 +594,20 @@ try {
     await shot('execution-10k-events', false);
   });
 
+  // A page of `context` (a browser context of its own: its own sessionStorage) signed in with the
+  // reader token.
+  async function signInAsReader(context) {
+    const reader = await context.newPage();
+    await reader.setViewport({ width: 1280, height: 900 });
+    reader.on('pageerror', (e) => consoleErrors.push(`reader: ${e}`));
+    await reader.goto(`${base}/`, { waitUntil: 'load' });
+    await reader.waitForSelector('#token', { timeout: 15000 });
+    await reader.type('#token', READER_TOKEN);
+    await reader.click('.token button[type=submit]');
+    await reader.waitForSelector('.who[data-role=reader]', { timeout: 15000 });
+    return reader;
+  }
+
   await check('actions: a real reader token sees no action buttons', async () => {
     const who = await api('GET', 'whoami');
     assert(who.canAct === true && who.role === 'operator', `whoami ${JSON.stringify(who)}`);
@@ -603,14 +617,7 @@ try {
     // A second browser context (its own sessionStorage) signs in with the reader token.
     const context = await browser.createBrowserContext();
     try {
-      const reader = await context.newPage();
-      await reader.setViewport({ width: 1280, height: 900 });
-      reader.on('pageerror', (e) => consoleErrors.push(`reader: ${e}`));
-      await reader.goto(`${base}/`, { waitUntil: 'load' });
-      await reader.waitForSelector('#token', { timeout: 15000 });
-      await reader.type('#token', READER_TOKEN);
-      await reader.click('.token button[type=submit]');
-      await reader.waitForSelector('.who[data-role=reader]', { timeout: 15000 });
+      const reader = await signInAsReader(context);
       const go = (hash) => reader.evaluate((h) => { location.hash = h; }, hash);
       await go(`#/executions/${encodeURIComponent(card.id)}`);
       await reader.waitForSelector('.graph .node[data-step=notify]', { timeout: 15000 });
@@ -827,14 +834,7 @@ try {
     // A real reader token in a browser context of its own, as for the other pages.
     const context = await browser.createBrowserContext();
     try {
-      const reader = await context.newPage();
-      await reader.setViewport({ width: 1280, height: 900 });
-      reader.on('pageerror', (e) => consoleErrors.push(`reader: ${e}`));
-      await reader.goto(`${base}/`, { waitUntil: 'load' });
-      await reader.waitForSelector('#token', { timeout: 15000 });
-      await reader.type('#token', READER_TOKEN);
-      await reader.click('.token button[type=submit]');
-      await reader.waitForSelector('.who[data-role=reader]', { timeout: 15000 });
+      const reader = await signInAsReader(context);
       await reader.evaluate(() => { location.hash = '#/schedules/console-nightly'; });
       await reader.waitForSelector('.next-runs tbody tr', { timeout: 15000 });
       assert(!(await reader.$('.actions')) && !(await reader.$('form.backfill')), 'no actions for a reader');

@@ -19,6 +19,7 @@ using namespace flowd;
 using flowd::testing::eventually;
 using flowd::testing::FlowdProcess;
 using flowd::testing::run;
+using flowd::testing::shell_quote;
 
 namespace {
 
@@ -33,12 +34,6 @@ fs::path fresh_dir(const std::string& name) {
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
-}
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 // charge: reserve (compensated: release), then pay, which fails unless input.ok is true.
@@ -118,7 +113,8 @@ class Cluster {
     return Json::parse(out);
   }
   std::string start(const std::string& workflow, const Json& input) {
-    auto started = flowctl_json("executions start " + workflow + " --input " + quote(input.dump()));
+    auto started =
+        flowctl_json("executions start " + workflow + " --input " + shell_quote(input.dump()));
     return started.at("id").get<std::string>();
   }
   void produce(const std::string& topic, const std::string& value) {

@@ -29,6 +29,13 @@ inline std::pair<int, std::string> run(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// `s` as one single-quoted shell word (for run()).
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 class FlowdProcess {
  public:
   FlowdProcess(std::vector<std::string> args, std::map<std::string, std::string> env,

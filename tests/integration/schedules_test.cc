@@ -18,6 +18,7 @@ using namespace flowd;
 using flowd::testing::eventually;
 using flowd::testing::FlowdProcess;
 using flowd::testing::run;
+using flowd::testing::shell_quote;
 
 namespace {
 
@@ -29,12 +30,6 @@ fs::path fresh_dir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir / "wf");
   return dir;
-}
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 // tick: records what the scheduler rendered into its input.
@@ -138,16 +133,21 @@ long long ticks(flowd::testing::PostgresDatabase& db, const std::string& schedul
 long long gaps(flowd::testing::PostgresDatabase& db, const std::string& schedule) {
   return count(db,
                "SELECT count(*) FROM generate_series("
-               " (SELECT min(fire_time) FROM schedule_ticks WHERE schedule = '" + schedule + "'),"
-               " (SELECT max(fire_time) FROM schedule_ticks WHERE schedule = '" + schedule + "'),"
-               " interval '1 second') s WHERE NOT EXISTS (SELECT 1 FROM schedule_ticks t "
-               " WHERE t.schedule = '" + schedule + "' AND t.fire_time = s)");
+               " (SELECT min(fire_time) FROM schedule_ticks WHERE schedule = '" +
+                   schedule +
+                   "'),"
+                   " (SELECT max(fire_time) FROM schedule_ticks WHERE schedule = '" +
+                   schedule +
+                   "'),"
+                   " interval '1 second') s WHERE NOT EXISTS (SELECT 1 FROM schedule_ticks t "
+                   " WHERE t.schedule = '" +
+                   schedule + "' AND t.fire_time = s)");
 }
 
 // Pairs of this schedule's executions whose run times overlap.
 long long overlaps(flowd::testing::PostgresDatabase& db, const std::string& schedule) {
-  const std::string mine = "SELECT e.* FROM executions e WHERE e.dedupe_key LIKE 'cron:" +
-                           schedule + "@%'";
+  const std::string mine =
+      "SELECT e.* FROM executions e WHERE e.dedupe_key LIKE 'cron:" + schedule + "@%'";
   return count(db, "SELECT count(*) FROM (" + mine + ") a JOIN (" + mine +
                        ") b ON a.id < b.id AND a.started_at < coalesce(b.ended_at, now()) AND "
                        "b.started_at < coalesce(a.ended_at, now())");
@@ -193,7 +193,8 @@ TEST_CASE("Schedules through flowctl: ticks with rendered input, definitions, pa
   v2.replace(v2.find("version: 1"), 10, "version: 2");
   v2.replace(v2.find("0 30 2 * * *"), 12, "0 45 3 * * *");
   std::ofstream(dir / "nightly-v2.yaml") << v2;
-  auto [applied, applied_out] = flowd.flowctl("workflows apply " + (dir / "nightly-v2.yaml").string());
+  auto [applied, applied_out] =
+      flowd.flowctl("workflows apply " + (dir / "nightly-v2.yaml").string());
   INFO(applied_out);
   REQUIRE(applied == 0);
   REQUIRE(eventually(
@@ -210,31 +211,36 @@ TEST_CASE("Schedules through flowctl: ticks with rendered input, definitions, pa
   std::ofstream(dir / "nightly-v3.yaml") << v3;
   REQUIRE(flowd.flowctl("workflows apply " + (dir / "nightly-v3.yaml").string()).first == 0);
   REQUIRE(eventually(
-      [&] { return count(db, "SELECT count(*) FROM schedules WHERE name = 'nightly-report'") == 0; },
+      [&] {
+        return count(db, "SELECT count(*) FROM schedules WHERE name = 'nightly-report'") == 0;
+      },
       seconds(30)));
   CHECK(db.query("SELECT actor FROM schedule_events WHERE schedule = 'nightly-report' AND type = "
                  "'ScheduleDeleted'") == "definition:nightly@3");
 
   // Bad schedules are refused with the field and the problem.
-  auto [bad, bad_out] = flowd.flowctl("schedules create bad --workflow tick --schedule '0 0 32 * *'");
+  auto [bad, bad_out] =
+      flowd.flowctl("schedules create bad --workflow tick --schedule '0 0 32 * *'");
   CHECK(bad != 0);
   CHECK(bad_out.find("day-of-month: 32 is out of range 1-31") != std::string::npos);
-  auto [zone, zone_out] =
-      flowd.flowctl("schedules create bad --workflow tick --schedule '@daily' --timezone Mars/Base");
+  auto [zone, zone_out] = flowd.flowctl(
+      "schedules create bad --workflow tick --schedule '@daily' --timezone Mars/Base");
   CHECK(zone != 0);
   CHECK(zone_out.find("Mars/Base") != std::string::npos);
 
   // Ticks start with their input rendered from tick.time and schedule.name; the actor is the tick.
-  flowd.flowctl_json(every_second("pulse", "tick",
-                                  "--overlap allow --input " +
-                                      quote(R"({"at": "{{ tick.time }}", "who": "{{ schedule.name }}"})")));
+  flowd.flowctl_json(
+      every_second("pulse", "tick",
+                   "--overlap allow --input " +
+                       shell_quote(R"({"at": "{{ tick.time }}", "who": "{{ schedule.name }}"})")));
   REQUIRE(eventually([&] { return ticks(db, "pulse", "fired") >= 3; }, seconds(30)));
-  CHECK(count(db, "SELECT count(*) FROM schedule_ticks t JOIN executions e ON e.id = t.execution_id "
-                  "JOIN events v ON v.stream_id = 'execution-' || e.id AND v.stream_version = 1 "
-                  "WHERE t.schedule = 'pulse' AND v.data->'input'->>'at' = "
-                  "to_char(t.fire_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AND "
-                  "v.data->'input'->>'who' = 'pulse' AND v.metadata->>'actor' = e.dedupe_key AND "
-                  "e.dedupe_key LIKE 'cron:pulse@%'") >= 3);
+  CHECK(count(db,
+              "SELECT count(*) FROM schedule_ticks t JOIN executions e ON e.id = t.execution_id "
+              "JOIN events v ON v.stream_id = 'execution-' || e.id AND v.stream_version = 1 "
+              "WHERE t.schedule = 'pulse' AND v.data->'input'->>'at' = "
+              "to_char(t.fire_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AND "
+              "v.data->'input'->>'who' = 'pulse' AND v.metadata->>'actor' = e.dedupe_key AND "
+              "e.dedupe_key LIKE 'cron:pulse@%'") >= 3);
 
   // Pause: nothing fires; unpause: the ticks of the pause are not run afterwards.
   auto paused = flowd.flowctl_json("schedules pause pulse --note 'maintenance'");
@@ -275,16 +281,18 @@ TEST_CASE("Schedules through flowctl: ticks with rendered input, definitions, pa
   CHECK(ticks(db, "fragile", "fired") == 1);
 
   // update and delete a run-time schedule; its history stays.
-  flowd.flowctl_json("schedules update pulse --workflow tick --schedule '@hourly' --timezone "
-                     "Asia/Kolkata");
+  flowd.flowctl_json(
+      "schedules update pulse --workflow tick --schedule '@hourly' --timezone "
+      "Asia/Kolkata");
   auto hourly = flowd.flowctl_json("schedules next pulse -n 2");
   CHECK(hourly["items"][0]["local"].get<std::string>().substr(13) == ":00:00+05:30");
   auto [deleted, deleted_out] = flowd.flowctl("schedules delete pulse");
   INFO(deleted_out);
   CHECK(deleted == 0);
   CHECK(count(db, "SELECT count(*) FROM schedules WHERE name = 'pulse'") == 0);
-  CHECK(count(db, "SELECT count(*) FROM schedule_events WHERE schedule = 'pulse' AND type = "
-                  "'ScheduleDeleted' AND actor = 'flowctl:tester'") == 1);
+  CHECK(count(db,
+              "SELECT count(*) FROM schedule_events WHERE schedule = 'pulse' AND type = "
+              "'ScheduleDeleted' AND actor = 'flowctl:tester'") == 1);
   // The scheduler's loop never failed (a failing look retries every second: polling in disguise).
   CHECK(flowd.process().find_line("\"scheduler: ") == "");
 }
@@ -298,8 +306,8 @@ TEST_CASE("Each overlap policy does what it says, and a backfill runs each past 
   Instance flowd(db, dir, "sched-overlap");
   flowd.start();
   for (const char* policy : {"skip", "allow", "bufferOne", "bufferAll", "cancelOther"})
-    flowd.flowctl_json(every_second(std::string("o-") + policy, "slow",
-                                    std::string("--overlap ") + policy));
+    flowd.flowctl_json(
+        every_second(std::string("o-") + policy, "slow", std::string("--overlap ") + policy));
   // Each slow run takes 2.5 s, so every policy meets overlapping ticks many times.
   REQUIRE(eventually([&] { return ticks(db, "o-allow", "fired") >= 8; }, seconds(60)));
   for (const char* policy : {"skip", "allow", "bufferOne", "bufferAll", "cancelOther"})
@@ -313,23 +321,27 @@ TEST_CASE("Each overlap policy does what it says, and a backfill runs each past 
   CHECK(ticks(db, "o-allow", "skipped") == 0);
   CHECK(overlaps(db, "o-allow") > 0);
   // bufferOne: one waits, the rest are skipped; runs never overlap.
-  CHECK(count(db, "SELECT count(*) FROM schedule_ticks WHERE schedule = 'o-bufferOne' AND "
-                  "outcome = 'skipped' AND detail LIKE '%already waiting%'") >= 1);
-  CHECK(count(db, "SELECT count(*) FROM schedule_ticks t JOIN executions e ON e.id = "
-                  "t.execution_id WHERE t.schedule = 'o-bufferOne' AND e.started_at > "
-                  "t.fire_time + interval '1 second'") >= 1);
+  CHECK(count(db,
+              "SELECT count(*) FROM schedule_ticks WHERE schedule = 'o-bufferOne' AND "
+              "outcome = 'skipped' AND detail LIKE '%already waiting%'") >= 1);
+  CHECK(count(db,
+              "SELECT count(*) FROM schedule_ticks t JOIN executions e ON e.id = "
+              "t.execution_id WHERE t.schedule = 'o-bufferOne' AND e.started_at > "
+              "t.fire_time + interval '1 second'") >= 1);
   CHECK(overlaps(db, "o-bufferOne") == 0);
   // bufferAll: nothing is skipped; every tick waits its turn; runs never overlap.
   CHECK(ticks(db, "o-bufferAll", "skipped") == 0);
   CHECK(ticks(db, "o-bufferAll", "buffered") >= 1);
   CHECK(overlaps(db, "o-bufferAll") == 0);
   // cancelOther: each tick cancels the run before it.
-  CHECK(count(db, "SELECT count(*) FROM executions WHERE dedupe_key LIKE 'cron:o-cancelOther@%' "
-                  "AND status = 'cancelled'") >= 2);
+  CHECK(count(db,
+              "SELECT count(*) FROM executions WHERE dedupe_key LIKE 'cron:o-cancelOther@%' "
+              "AND status = 'cancelled'") >= 2);
   CHECK(ticks(db, "o-cancelOther", "skipped") == 0);
 
   // Backfill a past window of an hourly schedule: each hour once, a second backfill starts none.
-  flowd.flowctl_json("schedules create hourly --workflow tick --schedule '@hourly' --overlap allow");
+  flowd.flowctl_json(
+      "schedules create hourly --workflow tick --schedule '@hourly' --overlap allow");
   const auto hour = std::chrono::floor<std::chrono::hours>(std::chrono::system_clock::now());
   const std::string from = format_utc(SysSeconds(hour - std::chrono::hours(5)));
   const std::string to = format_utc(SysSeconds(hour - std::chrono::hours(1)));
@@ -340,7 +352,8 @@ TEST_CASE("Each overlap policy does what it says, and a backfill runs each past 
   CHECK(second["fired"] == 0);
   CHECK(second["alreadyDone"] == 5);
   CHECK(count(db, "SELECT count(*) FROM executions WHERE dedupe_key LIKE 'cron:hourly@%'") == 5);
-  CHECK(count(db, "SELECT count(*) FROM schedule_ticks WHERE schedule = 'hourly' AND backfill") == 5);
+  CHECK(count(db, "SELECT count(*) FROM schedule_ticks WHERE schedule = 'hourly' AND backfill") ==
+        5);
   // Under skip, the first tick of a backfill runs and the rest meet it running.
   const std::string ten_minutes_later =
       format_utc(SysSeconds(hour - std::chrono::hours(5) + std::chrono::minutes(10)));
@@ -384,8 +397,9 @@ TEST_CASE("Every tick fires once across three instances, a SIGKILL and downtime"
 
   // Downtime: all instances stop; at restart the ticks of the last catchupWindow run, in order,
   // and the older ones are recorded as missed and counted.
-  instances[0]->flowctl_json("schedules update beat --workflow tick --schedule '* * * * * *' "
-                             "--overlap allow --catchup-window 5s");
+  instances[0]->flowctl_json(
+      "schedules update beat --workflow tick --schedule '* * * * * *' "
+      "--overlap allow --catchup-window 5s");
   for (auto& i : instances) i->stop();
   const std::string stopped_at = db.query("SELECT now()");
   // The downtime: 10 ticks pass with no instance up; the 6 of the last 5 s are owed and run, the
@@ -395,17 +409,23 @@ TEST_CASE("Every tick fires once across three instances, a SIGKILL and downtime"
   REQUIRE(eventually([&] { return ticks(db, "beat", "missed") == 1; }, seconds(30)));
   REQUIRE(eventually(
       [&] {
-        return count(db, "SELECT count(*) FROM schedule_ticks WHERE schedule = 'beat' AND "
-                         "outcome = 'fired' AND at > fire_time + interval '2 seconds'") >= 3;
+        return count(db,
+                     "SELECT count(*) FROM schedule_ticks WHERE schedule = 'beat' AND "
+                     "outcome = 'fired' AND at > fire_time + interval '2 seconds'") >= 3;
       },
       seconds(30)));
-  const long long missed = std::stoll(db.query("SELECT missed_total FROM schedules WHERE name = 'beat'"));
+  const long long missed =
+      std::stoll(db.query("SELECT missed_total FROM schedules WHERE name = 'beat'"));
   CHECK(missed >= 3);
   // Fired after the restart (caught up) or missed, every second of the downtime is accounted for.
-  CHECK(count(db, "SELECT (data->>'count')::int FROM schedule_events WHERE schedule = 'beat' AND "
-                  "type = 'TicksMissed'") == missed);
-  CHECK(count(db, "SELECT count(*) FROM generate_series((SELECT min(fire_time) FROM schedule_ticks "
-                  "WHERE schedule = 'beat' AND fire_time > '" + stopped_at + "'), (SELECT "
+  CHECK(count(db,
+              "SELECT (data->>'count')::int FROM schedule_events WHERE schedule = 'beat' AND "
+              "type = 'TicksMissed'") == missed);
+  CHECK(count(db,
+              "SELECT count(*) FROM generate_series((SELECT min(fire_time) FROM schedule_ticks "
+              "WHERE schedule = 'beat' AND fire_time > '" +
+                  stopped_at +
+                  "'), (SELECT "
                   "max(fire_time) FROM schedule_ticks WHERE schedule = 'beat'), interval '1 "
                   "second') s WHERE NOT EXISTS (SELECT 1 FROM schedule_ticks t WHERE t.schedule "
                   "= 'beat' AND t.fire_time = s) AND NOT (s BETWEEN (SELECT min(fire_time) FROM "
@@ -418,8 +438,7 @@ TEST_CASE("Every tick fires once across three instances, a SIGKILL and downtime"
   const std::string first_missed = db.query(
       "SELECT to_char(fire_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM "
       "schedule_ticks WHERE schedule = 'beat' AND outcome = 'missed'");
-  const std::string last_missed = format_utc(
-      *parse_rfc3339(first_missed) + seconds(missed - 1));
+  const std::string last_missed = format_utc(*parse_rfc3339(first_missed) + seconds(missed - 1));
   auto backfilled = instances[2]->flowctl_json("schedules backfill beat --from " + first_missed +
                                                " --to " + last_missed + " --overlap allow");
   CHECK(backfilled["fired"] == missed);

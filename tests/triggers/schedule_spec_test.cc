@@ -63,9 +63,11 @@ TEST_CASE("A bad schedule body is refused naming the field", "[cron][schedule]")
   };
   CHECK(error_of(with("schedule", "0 0 32 * *")) ==
         "schedule: day-of-month: 32 is out of range 1-31");
-  CHECK(error_of(with("timezone", "Mars/Base")).find("timezone: unknown time zone 'Mars/Base'") == 0);
+  CHECK(error_of(with("timezone", "Mars/Base")).find("timezone: unknown time zone 'Mars/Base'") ==
+        0);
   CHECK(error_of(with("overlap", "sometimes")).find("overlap must be one of") == 0);
-  CHECK(error_of(with("catchupWindow", "soon")).find("catchupWindow: invalid duration 'soon'") == 0);
+  CHECK(error_of(with("catchupWindow", "soon")).find("catchupWindow: invalid duration 'soon'") ==
+        0);
   CHECK(error_of(with("maxCatchup", -1)) == "maxCatchup must be an integer from 0 to 100000");
   CHECK(error_of(with("version", 0)).find("version must be a positive integer") == 0);
   CHECK(error_of(with("startAt", "tomorrow")).find("startAt: invalid time 'tomorrow'") == 0);

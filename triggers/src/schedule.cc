@@ -11,9 +11,13 @@ namespace {
 
 constexpr int kMaxCatchup = 100'000;  // as a definition's cron trigger (engine/definition)
 
-Error invalid(std::string message) { return Error{ErrorCode::kInvalidInput, std::move(message)}; }
+Error invalid(std::string message) {
+  return Error{ErrorCode::kInvalidInput, std::move(message)};
+}
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string in_quotes(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
 
 Result<std::string> text_field(const Json& body, const char* name, bool required) {
   auto it = body.find(name);
@@ -72,9 +76,8 @@ TickLimits ScheduleSpec::limits() const {
 Result<ScheduleSpec> parse_schedule_spec(const Json& body, std::string_view name) {
   if (!body.is_object()) return tl::unexpected(invalid("a schedule must be a JSON object"));
   static const std::vector<std::string> kFields{
-      "name",           "workflow",      "version",    "schedule", "timezone",
-      "input",          "overlap",       "pauseOnFailure", "catchupWindow", "maxCatchup",
-      "jitter",         "startAt",       "endAt"};
+      "name",           "workflow",      "version",    "schedule", "timezone", "input", "overlap",
+      "pauseOnFailure", "catchupWindow", "maxCatchup", "jitter",   "startAt",  "endAt"};
   for (const auto& [key, value] : body.items())
     if (std::find(kFields.begin(), kFields.end(), key) == kFields.end())
       return tl::unexpected(invalid("unknown field " + in_quotes(key) +
@@ -85,8 +88,8 @@ Result<ScheduleSpec> parse_schedule_spec(const Json& body, std::string_view name
   auto given = text_field(body, "name", name.empty());
   if (!given) return tl::unexpected(given.error());
   if (!name.empty() && !given->empty() && *given != name)
-    return tl::unexpected(invalid("name " + in_quotes(*given) + " does not match the path's " +
-                                  in_quotes(name)));
+    return tl::unexpected(
+        invalid("name " + in_quotes(*given) + " does not match the path's " + in_quotes(name)));
   spec.name = name.empty() ? *given : std::string(name);
   if (!is_schedule_name(spec.name))
     return tl::unexpected(invalid("invalid schedule name " + in_quotes(spec.name) +
@@ -121,8 +124,10 @@ Result<ScheduleSpec> parse_schedule_spec(const Json& body, std::string_view name
   if (!overlap->empty()) {
     auto policy = parse_overlap_policy(*overlap);
     if (!policy)
-      return tl::unexpected(invalid("overlap must be one of skip, allow, bufferOne, bufferAll, "
-                                    "cancelOther, got " + in_quotes(*overlap)));
+      return tl::unexpected(
+          invalid("overlap must be one of skip, allow, bufferOne, bufferAll, "
+                  "cancelOther, got " +
+                  in_quotes(*overlap)));
     spec.overlap = *policy;
   }
   if (auto it = body.find("pauseOnFailure"); it != body.end() && !it->is_null()) {
@@ -148,8 +153,8 @@ Result<ScheduleSpec> parse_schedule_spec(const Json& body, std::string_view name
   if (!end) return tl::unexpected(end.error());
   spec.end_at = *end;
   if (spec.start_at && spec.end_at && *spec.end_at <= *spec.start_at)
-    return tl::unexpected(invalid("endAt must be after startAt (" + format_utc(*spec.start_at) +
-                                  ")"));
+    return tl::unexpected(
+        invalid("endAt must be after startAt (" + format_utc(*spec.start_at) + ")"));
   return spec;
 }
 

@@ -111,7 +111,8 @@ const char* const kScheduleSelect =
     " flowd_micros(s.last_tick), flowd_micros(s.next_tick), flowd_micros(s.due_at), "
     " s.running_execution, s.buffered, s.missed_total, s.definition_version, "
     " flowd_micros(s.created_at), flowd_micros(s.updated_at), "
-    " flowd_micros(t.fire_time), t.outcome, t.execution_id, t.detail, t.backfill, flowd_micros(t.at) "
+    " flowd_micros(t.fire_time), t.outcome, t.execution_id, t.detail, t.backfill, "
+    "flowd_micros(t.at) "
     "FROM schedules s LEFT JOIN LATERAL ("
     " SELECT * FROM schedule_ticks k WHERE k.schedule = s.name AND k.outcome = 'fired'"
     " ORDER BY k.fire_time DESC LIMIT 1) t ON true ";
@@ -120,8 +121,8 @@ Schedule read_schedule(const pqxx::row& r) {
   Schedule s;
   ScheduleSpec& spec = s.spec;
   spec.name = r[0].as<std::string>();
-  s.source = r[1].as<std::string>() == "definition" ? ScheduleSource::kDefinition
-                                                     : ScheduleSource::kApi;
+  s.source =
+      r[1].as<std::string>() == "definition" ? ScheduleSource::kDefinition : ScheduleSource::kApi;
   spec.workflow = r[2].as<std::string>();
   spec.version = optional_field<int>(r[3]);
   spec.expression = r[4].as<std::string>();
@@ -172,9 +173,10 @@ NextRun next_run(const ScheduleSpec& spec, const CronSchedule& cron, SysSeconds 
 
 void append_event(pqxx::transaction_base& tx, const std::string& schedule, const std::string& type,
                   const std::string& actor, const Json& data) {
-  tx.exec_params("INSERT INTO schedule_events (schedule, type, actor, data) VALUES ($1, $2, $3, "
-                 "$4::jsonb)",
-                 schedule, type, actor, data.dump());
+  tx.exec_params(
+      "INSERT INTO schedule_events (schedule, type, actor, data) VALUES ($1, $2, $3, "
+      "$4::jsonb)",
+      schedule, type, actor, data.dump());
 }
 
 bool record_tick(pqxx::transaction_base& tx, const std::string& schedule, SysSeconds fire,

@@ -34,8 +34,10 @@ class Pool {
       release(std::move(conn));
       return result;
     } catch (const std::exception& e) {
-      if (conn && !breaks_connection(e)) release(std::move(conn));
-      else forget();
+      if (conn && !breaks_connection(e))
+        release(std::move(conn));
+      else
+        forget();
       return tl::unexpected(translate(e, context));
     }
   }
@@ -57,7 +59,8 @@ std::int64_t micros(TimePoint t);
 std::int64_t micros(SysSeconds t);
 TimePoint time_of(std::int64_t micros);
 SysSeconds seconds_of(std::int64_t micros);
-// A nullable timestamp parameter: "" (NULL) or the microseconds as text (flowd_ts(NULLIF($n,'')::bigint)).
+// A nullable timestamp parameter: "" (NULL) or the microseconds as text
+// (flowd_ts(NULLIF($n,'')::bigint)).
 std::string optional_micros(const std::optional<SysSeconds>& t);
 std::string optional_micros(const std::optional<TimePoint>& t);
 

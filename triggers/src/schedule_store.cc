@@ -30,7 +30,9 @@ ScheduleError owned_by_definition(const Schedule& s) {
           "pause and unpause work on every schedule"};
 }
 
-SysSeconds now_seconds() { return std::chrono::floor<std::chrono::seconds>(Clock::now()); }
+SysSeconds now_seconds() {
+  return std::chrono::floor<std::chrono::seconds>(Clock::now());
+}
 
 std::optional<Schedule> select_schedule(pqxx::transaction_base& tx, const std::string& name,
                                         bool lock) {
@@ -88,9 +90,10 @@ void write_spec(pqxx::transaction_base& tx, const ScheduleSpec& spec, ScheduleSo
 
 // Ticks waiting for a schedule that goes away (deleted) will never start.
 void drop_buffered(pqxx::transaction_base& tx, const std::string& name, const std::string& why) {
-  tx.exec_params("UPDATE schedule_ticks SET outcome = 'skipped', detail = $2, at = now() "
-                 "WHERE schedule = $1 AND outcome = 'buffered'",
-                 name, why);
+  tx.exec_params(
+      "UPDATE schedule_ticks SET outcome = 'skipped', detail = $2, at = now() "
+      "WHERE schedule = $1 AND outcome = 'buffered'",
+      name, why);
 }
 
 }  // namespace
@@ -116,8 +119,10 @@ ScheduleStore::~ScheduleStore() = default;
 
 ScheduleResult<Schedule> ScheduleStore::create(const ScheduleSpec& spec, const std::string& actor) {
   if (auto cron = cron_of(spec); !cron)
-    return tl::unexpected(ScheduleError{ScheduleErrc::kInvalid, "schedule: " + cron.error().message});
-  return impl_->pool.with<Schedule>("create schedule", [&](pqxx::connection& c) -> ScheduleResult<Schedule> {
+    return tl::unexpected(
+        ScheduleError{ScheduleErrc::kInvalid, "schedule: " + cron.error().message});
+  return impl_->pool.with<
+      Schedule>("create schedule", [&](pqxx::connection& c) -> ScheduleResult<Schedule> {
     pqxx::work tx(c);
     if (auto existing = select_schedule(tx, spec.name, false))
       return tl::unexpected(ScheduleError{
@@ -135,78 +140,86 @@ ScheduleResult<Schedule> ScheduleStore::create(const ScheduleSpec& spec, const s
 
 ScheduleResult<Schedule> ScheduleStore::update(const ScheduleSpec& spec, const std::string& actor) {
   if (auto cron = cron_of(spec); !cron)
-    return tl::unexpected(ScheduleError{ScheduleErrc::kInvalid, "schedule: " + cron.error().message});
-  return impl_->pool.with<Schedule>("update schedule", [&](pqxx::connection& c) -> ScheduleResult<Schedule> {
-    pqxx::work tx(c);
-    auto existing = select_schedule(tx, spec.name, true);
-    if (!existing) return tl::unexpected(not_found(spec.name));
-    if (existing->source == ScheduleSource::kDefinition)
-      return tl::unexpected(owned_by_definition(*existing));
-    // Handled fire times stay handled; a changed expression starts from now, not from the past.
-    write_spec(tx, spec, ScheduleSource::kApi, std::nullopt,
-               std::max(existing->last_tick, now_seconds()), false);
-    detail::append_event(tx, spec.name, "ScheduleUpdated", actor,
-                         Json{{"spec", to_json(spec)}, {"previous", to_json(existing->spec)}});
-    auto updated = select_schedule(tx, spec.name, false);
-    tx.commit();
-    return *updated;
-  });
+    return tl::unexpected(
+        ScheduleError{ScheduleErrc::kInvalid, "schedule: " + cron.error().message});
+  return impl_->pool.with<Schedule>(
+      "update schedule", [&](pqxx::connection& c) -> ScheduleResult<Schedule> {
+        pqxx::work tx(c);
+        auto existing = select_schedule(tx, spec.name, true);
+        if (!existing) return tl::unexpected(not_found(spec.name));
+        if (existing->source == ScheduleSource::kDefinition)
+          return tl::unexpected(owned_by_definition(*existing));
+        // Handled fire times stay handled; a changed expression starts from now, not from the past.
+        write_spec(tx, spec, ScheduleSource::kApi, std::nullopt,
+                   std::max(existing->last_tick, now_seconds()), false);
+        detail::append_event(tx, spec.name, "ScheduleUpdated", actor,
+                             Json{{"spec", to_json(spec)}, {"previous", to_json(existing->spec)}});
+        auto updated = select_schedule(tx, spec.name, false);
+        tx.commit();
+        return *updated;
+      });
 }
 
 ScheduleResult<void> ScheduleStore::remove(const std::string& name, const std::string& actor) {
-  return impl_->pool.with<void>("delete schedule", [&](pqxx::connection& c) -> ScheduleResult<void> {
-    pqxx::work tx(c);
-    auto existing = select_schedule(tx, name, true);
-    if (!existing) return tl::unexpected(not_found(name));
-    if (existing->source == ScheduleSource::kDefinition)
-      return tl::unexpected(owned_by_definition(*existing));
-    tx.exec_params("DELETE FROM schedules WHERE name = $1", name);
-    drop_buffered(tx, name, "schedule deleted");
-    detail::append_event(tx, name, "ScheduleDeleted", actor, Json{{"spec", to_json(existing->spec)}});
-    tx.commit();
-    return {};
-  });
+  return impl_->pool.with<void>("delete schedule",
+                                [&](pqxx::connection& c) -> ScheduleResult<void> {
+                                  pqxx::work tx(c);
+                                  auto existing = select_schedule(tx, name, true);
+                                  if (!existing) return tl::unexpected(not_found(name));
+                                  if (existing->source == ScheduleSource::kDefinition)
+                                    return tl::unexpected(owned_by_definition(*existing));
+                                  tx.exec_params("DELETE FROM schedules WHERE name = $1", name);
+                                  drop_buffered(tx, name, "schedule deleted");
+                                  detail::append_event(tx, name, "ScheduleDeleted", actor,
+                                                       Json{{"spec", to_json(existing->spec)}});
+                                  tx.commit();
+                                  return {};
+                                });
 }
 
 ScheduleResult<Schedule> ScheduleStore::set_paused(const std::string& name, bool paused,
                                                    const std::string& note,
                                                    const std::string& actor) {
-  return impl_->pool.with<Schedule>("pause schedule", [&](pqxx::connection& c) -> ScheduleResult<Schedule> {
-    pqxx::work tx(c);
-    auto existing = select_schedule(tx, name, true);
-    if (!existing) return tl::unexpected(not_found(name));
-    if (existing->paused == paused) return *existing;  // idempotent: no event
-    if (paused) {
-      tx.exec_params("UPDATE schedules SET paused = true, note = NULLIF($2, ''), "
-                     "updated_at = now() WHERE name = $1",
-                     name, note);
-    } else {
-      // Ticks that passed while paused do not run: the next is the first after now.
-      auto cron = cron_of(existing->spec);
-      const SysSeconds from = std::max(existing->last_tick, now_seconds());
-      const auto next = cron ? detail::next_run(existing->spec, *cron, from) : detail::NextRun{};
-      tx.exec_params("UPDATE schedules SET paused = false, note = NULLIF($2, ''), "
-                     "last_tick = flowd_ts($3), next_tick = flowd_ts(NULLIF($4, '')::bigint), "
-                     "due_at = flowd_ts(NULLIF($5, '')::bigint), updated_at = now() "
-                     "WHERE name = $1",
-                     name, note, micros(from), optional_micros(next.tick),
-                     optional_micros(next.due));
-    }
-    detail::append_event(tx, name, paused ? "SchedulePaused" : "ScheduleUnpaused", actor,
-                         note.empty() ? Json::object() : Json{{"note", note}});
-    auto changed = select_schedule(tx, name, false);
-    tx.commit();
-    return *changed;
-  });
+  return impl_->pool.with<Schedule>(
+      "pause schedule", [&](pqxx::connection& c) -> ScheduleResult<Schedule> {
+        pqxx::work tx(c);
+        auto existing = select_schedule(tx, name, true);
+        if (!existing) return tl::unexpected(not_found(name));
+        if (existing->paused == paused) return *existing;  // idempotent: no event
+        if (paused) {
+          tx.exec_params(
+              "UPDATE schedules SET paused = true, note = NULLIF($2, ''), "
+              "updated_at = now() WHERE name = $1",
+              name, note);
+        } else {
+          // Ticks that passed while paused do not run: the next is the first after now.
+          auto cron = cron_of(existing->spec);
+          const SysSeconds from = std::max(existing->last_tick, now_seconds());
+          const auto next =
+              cron ? detail::next_run(existing->spec, *cron, from) : detail::NextRun{};
+          tx.exec_params(
+              "UPDATE schedules SET paused = false, note = NULLIF($2, ''), "
+              "last_tick = flowd_ts($3), next_tick = flowd_ts(NULLIF($4, '')::bigint), "
+              "due_at = flowd_ts(NULLIF($5, '')::bigint), updated_at = now() "
+              "WHERE name = $1",
+              name, note, micros(from), optional_micros(next.tick), optional_micros(next.due));
+        }
+        detail::append_event(tx, name, paused ? "SchedulePaused" : "ScheduleUnpaused", actor,
+                             note.empty() ? Json::object() : Json{{"note", note}});
+        auto changed = select_schedule(tx, name, false);
+        tx.commit();
+        return *changed;
+      });
 }
 
 ScheduleResult<Schedule> ScheduleStore::get(const std::string& name) {
-  return impl_->pool.with<Schedule>("get schedule", [&](pqxx::connection& c) -> ScheduleResult<Schedule> {
-    pqxx::read_transaction tx(c);
-    auto s = select_schedule(tx, name, false);
-    if (!s) return tl::unexpected(not_found(name));
-    return *s;
-  });
+  return impl_->pool.with<Schedule>("get schedule",
+                                    [&](pqxx::connection& c) -> ScheduleResult<Schedule> {
+                                      pqxx::read_transaction tx(c);
+                                      auto s = select_schedule(tx, name, false);
+                                      if (!s) return tl::unexpected(not_found(name));
+                                      return *s;
+                                    });
 }
 
 ScheduleResult<std::vector<Schedule>> ScheduleStore::list() {
@@ -221,7 +234,7 @@ ScheduleResult<std::vector<Schedule>> ScheduleStore::list() {
 }
 
 ScheduleResult<std::vector<TickRecord>> ScheduleStore::ticks(const std::string& name,
-                                                            std::size_t limit) {
+                                                             std::size_t limit) {
   return impl_->pool.with<std::vector<TickRecord>>(
       "schedule ticks", [&](pqxx::connection& c) -> ScheduleResult<std::vector<TickRecord>> {
         pqxx::read_transaction tx(c);
@@ -246,7 +259,7 @@ ScheduleResult<std::vector<TickRecord>> ScheduleStore::ticks(const std::string& 
 }
 
 ScheduleResult<std::vector<ScheduleEvent>> ScheduleStore::events(const std::string& name,
-                                                                std::size_t limit) {
+                                                                 std::size_t limit) {
   return impl_->pool.with<std::vector<ScheduleEvent>>(
       "schedule events", [&](pqxx::connection& c) -> ScheduleResult<std::vector<ScheduleEvent>> {
         pqxx::read_transaction tx(c);
@@ -279,62 +292,63 @@ ScheduleResult<std::vector<std::pair<std::string, std::int64_t>>> ScheduleStore:
 
 ScheduleResult<SyncReport> ScheduleStore::sync_definitions(
     const std::vector<DefinitionSchedules>& workflows) {
-  return impl_->pool.with<SyncReport>("sync definition schedules", [&](pqxx::connection& c) -> ScheduleResult<SyncReport> {
-    pqxx::work tx(c);
-    tx.exec("SELECT pg_advisory_xact_lock(hashtext('flowd.schedules.sync'))");
-    SyncReport report;
-    std::map<std::string, Schedule> existing;
-    for (const auto& row : tx.exec(std::string(detail::kScheduleSelect)))
-      existing.emplace(row[0].as<std::string>(), detail::read_schedule(row));
-    for (const auto& w : workflows) {
-      const std::string actor = definition_actor(w.workflow, w.version);
-      std::map<std::string, bool> declared;
-      for (const auto& trigger : w.triggers) {
-        const ScheduleSpec spec = spec_of(trigger, w.workflow);
-        declared[spec.name] = true;
-        auto it = existing.find(spec.name);
-        if (it == existing.end()) {
-          write_spec(tx, spec, ScheduleSource::kDefinition, w.version, now_seconds(), true);
-          detail::append_event(tx, spec.name, "ScheduleCreated", actor,
-                               Json{{"spec", to_json(spec)}, {"definitionVersion", w.version}});
-          Schedule added;
-          added.spec = spec;
-          added.source = ScheduleSource::kDefinition;
-          existing.emplace(spec.name, std::move(added));
-          report.created.push_back(spec.name);
-          continue;
+  return impl_->pool.with<SyncReport>(
+      "sync definition schedules", [&](pqxx::connection& c) -> ScheduleResult<SyncReport> {
+        pqxx::work tx(c);
+        tx.exec("SELECT pg_advisory_xact_lock(hashtext('flowd.schedules.sync'))");
+        SyncReport report;
+        std::map<std::string, Schedule> existing;
+        for (const auto& row : tx.exec(std::string(detail::kScheduleSelect)))
+          existing.emplace(row[0].as<std::string>(), detail::read_schedule(row));
+        for (const auto& w : workflows) {
+          const std::string actor = definition_actor(w.workflow, w.version);
+          std::map<std::string, bool> declared;
+          for (const auto& trigger : w.triggers) {
+            const ScheduleSpec spec = spec_of(trigger, w.workflow);
+            declared[spec.name] = true;
+            auto it = existing.find(spec.name);
+            if (it == existing.end()) {
+              write_spec(tx, spec, ScheduleSource::kDefinition, w.version, now_seconds(), true);
+              detail::append_event(tx, spec.name, "ScheduleCreated", actor,
+                                   Json{{"spec", to_json(spec)}, {"definitionVersion", w.version}});
+              Schedule added;
+              added.spec = spec;
+              added.source = ScheduleSource::kDefinition;
+              existing.emplace(spec.name, std::move(added));
+              report.created.push_back(spec.name);
+              continue;
+            }
+            const Schedule& s = it->second;
+            if (s.source != ScheduleSource::kDefinition || s.spec.workflow != w.workflow) {
+              report.conflicts.push_back(spec.name);
+              continue;
+            }
+            if (s.spec == spec && s.definition_version == w.version) continue;
+            write_spec(tx, spec, ScheduleSource::kDefinition, w.version,
+                       std::max(s.last_tick, now_seconds()), false);
+            if (!(s.spec == spec)) {
+              detail::append_event(tx, spec.name, "ScheduleUpdated", actor,
+                                   Json{{"spec", to_json(spec)},
+                                        {"previous", to_json(s.spec)},
+                                        {"definitionVersion", w.version}});
+              report.updated.push_back(spec.name);
+            }
+          }
+          // Schedules the latest version no longer declares go away.
+          for (const auto& [name, s] : existing) {
+            if (s.source != ScheduleSource::kDefinition || s.spec.workflow != w.workflow ||
+                declared.count(name))
+              continue;
+            tx.exec_params("DELETE FROM schedules WHERE name = $1", name);
+            drop_buffered(tx, name, "schedule deleted");
+            detail::append_event(tx, name, "ScheduleDeleted", actor,
+                                 Json{{"spec", to_json(s.spec)}, {"definitionVersion", w.version}});
+            report.deleted.push_back(name);
+          }
         }
-        const Schedule& s = it->second;
-        if (s.source != ScheduleSource::kDefinition || s.spec.workflow != w.workflow) {
-          report.conflicts.push_back(spec.name);
-          continue;
-        }
-        if (s.spec == spec && s.definition_version == w.version) continue;
-        write_spec(tx, spec, ScheduleSource::kDefinition, w.version,
-                   std::max(s.last_tick, now_seconds()), false);
-        if (!(s.spec == spec)) {
-          detail::append_event(tx, spec.name, "ScheduleUpdated", actor,
-                               Json{{"spec", to_json(spec)},
-                                    {"previous", to_json(s.spec)},
-                                    {"definitionVersion", w.version}});
-          report.updated.push_back(spec.name);
-        }
-      }
-      // Schedules the latest version no longer declares go away.
-      for (const auto& [name, s] : existing) {
-        if (s.source != ScheduleSource::kDefinition || s.spec.workflow != w.workflow ||
-            declared.count(name))
-          continue;
-        tx.exec_params("DELETE FROM schedules WHERE name = $1", name);
-        drop_buffered(tx, name, "schedule deleted");
-        detail::append_event(tx, name, "ScheduleDeleted", actor,
-                             Json{{"spec", to_json(s.spec)}, {"definitionVersion", w.version}});
-        report.deleted.push_back(name);
-      }
-    }
-    tx.commit();
-    return report;
-  });
+        tx.commit();
+        return report;
+      });
 }
 
 }  // namespace flowd::triggers

@@ -29,7 +29,9 @@ class Listener : public pqxx::notification_receiver {
   void operator()(const std::string&, int) override {}
 };
 
-std::string utc(SysSeconds t) { return format_utc(t); }
+std::string utc(SysSeconds t) {
+  return format_utc(t);
+}
 
 bool is_buffering(OverlapPolicy p) {
   return p == OverlapPolicy::kBufferOne || p == OverlapPolicy::kBufferAll;
@@ -149,8 +151,8 @@ void Scheduler::stop() {
 }
 
 SchedulerStats Scheduler::stats() const {
-  return SchedulerStats{impl_->fired, impl_->skipped, impl_->buffered,
-                        impl_->missed, impl_->failed, impl_->looks};
+  return SchedulerStats{impl_->fired,  impl_->skipped, impl_->buffered,
+                        impl_->missed, impl_->failed,  impl_->looks};
 }
 
 void Scheduler::Impl::open_connection() {
@@ -254,17 +256,16 @@ std::size_t Scheduler::Impl::look() {
 void Scheduler::Impl::observe_running(pqxx::transaction_base& tx, Pass& pass) {
   Schedule& s = pass.s;
   if (s.running_execution.empty()) return;
-  auto r = tx.exec_params("SELECT status, terminal FROM executions WHERE id = $1",
-                          s.running_execution);
+  auto r =
+      tx.exec_params("SELECT status, terminal FROM executions WHERE id = $1", s.running_execution);
   if (!r.empty() && !r[0][1].as<bool>()) return;
   const std::string status = r.empty() ? "unknown" : r[0][0].as<std::string>();
   if (s.spec.pause_on_failure && !s.paused && (status == "failed" || status == "timed_out")) {
     s.paused = true;
     s.note = "paused by pauseOnFailure: execution " + s.running_execution + " " + status;
-    detail::append_event(tx, s.spec.name, "SchedulePaused", actor::engine(options.instance),
-                         Json{{"note", s.note},
-                              {"executionId", s.running_execution},
-                              {"status", status}});
+    detail::append_event(
+        tx, s.spec.name, "SchedulePaused", actor::engine(options.instance),
+        Json{{"note", s.note}, {"executionId", s.running_execution}, {"status", status}});
     log("warn", "schedule " + s.spec.name + " paused: its execution failed",
         {{"schedule", s.spec.name}, {"execution", s.running_execution}, {"status", status}});
   }
@@ -291,8 +292,8 @@ void Scheduler::Impl::fire_due(pqxx::transaction_base& tx, Pass& pass) {
   const DueTicks due = due_ticks(pass.cron, s.spec.limits(), s.last_tick, now_s);
   if (due.missed > 0) {
     const std::string detail =
-        std::to_string(due.missed) + (due.missed_counting_stopped ? "+" : "") +
-        " ticks from " + utc(*due.first_missed) + " to " + utc(*due.last_missed) +
+        std::to_string(due.missed) + (due.missed_counting_stopped ? "+" : "") + " ticks from " +
+        utc(*due.first_missed) + " to " + utc(*due.last_missed) +
         " missed: older than the catch-up window (" + format_duration(s.spec.catchup_window) +
         ") or over maxCatchup (" + std::to_string(s.spec.max_catchup) + ")";
     detail::record_tick(tx, s.spec.name, *due.first_missed, "missed", "", detail, false);
@@ -330,8 +331,8 @@ std::string Scheduler::Impl::handle_tick(pqxx::transaction_base& tx, Pass& pass,
       const std::string why =
           policy == OverlapPolicy::kBufferOne && s.buffered > 0
               ? "a tick is already waiting for execution " + running + " (overlap: bufferOne)"
-              : "execution " + running + " still runs (overlap: " +
-                    std::string(to_string(policy)) + ")";
+              : "execution " + running + " still runs (overlap: " + std::string(to_string(policy)) +
+                    ")";
       detail::record_tick(tx, name, fire, "skipped", running, why, backfill);
       Json d = data;
       d["running"] = running;
@@ -371,7 +372,8 @@ bool Scheduler::Impl::start_tick(pqxx::transaction_base& tx, Pass& pass, SysSeco
   tick.version = s.spec.version;
   tick.dedupe_key = tick_dedupe_key(name, fire);
   tick.backfill = backfill;
-  tick.context = Json{{"schedule", {{"name", name}, {"fireTime", utc(fire)}, {"backfill", backfill}}}};
+  tick.context =
+      Json{{"schedule", {{"name", name}, {"fireTime", utc(fire)}, {"backfill", backfill}}}};
   tick.input = Json::object();
   if (!s.spec.input.is_null()) {
     const Json scope_json = tick_scope(name, fire, s.spec.timezone);
@@ -379,7 +381,8 @@ bool Scheduler::Impl::start_tick(pqxx::transaction_base& tx, Pass& pass, SysSeco
     scope.bind("tick", &scope_json["tick"]);
     scope.bind("schedule", &scope_json["schedule"]);
     auto compiled = JsonTemplate::compile(s.spec.input);
-    auto rendered = compiled ? compiled->render(scope) : Result<Json>(tl::unexpected(compiled.error()));
+    auto rendered =
+        compiled ? compiled->render(scope) : Result<Json>(tl::unexpected(compiled.error()));
     if (!rendered) {
       record_failed(tx, name, fire, was_buffered, backfill, "input: " + rendered.error().message);
       return false;
@@ -412,9 +415,10 @@ void Scheduler::Impl::record_failed(pqxx::transaction_base& tx, const std::strin
                                     SysSeconds fire, bool was_buffered, bool backfill,
                                     const std::string& error) {
   if (was_buffered) {
-    tx.exec_params("UPDATE schedule_ticks SET outcome = 'failed', detail = $3, at = now() "
-                   "WHERE schedule = $1 AND fire_time = flowd_ts($2)",
-                   schedule, micros(fire), error);
+    tx.exec_params(
+        "UPDATE schedule_ticks SET outcome = 'failed', detail = $3, at = now() "
+        "WHERE schedule = $1 AND fire_time = flowd_ts($2)",
+        schedule, micros(fire), error);
   } else {
     detail::record_tick(tx, schedule, fire, "failed", "", error, backfill);
   }
@@ -453,9 +457,10 @@ void Scheduler::Impl::settle(pqxx::transaction_base& tx, StartBatch& batch,
         if (s.running_execution == start.planned) s.running_execution = start.result.execution_id;
         if (item != nullptr) item->execution_id = start.result.execution_id;
         if (start.backfill)
-          tx.exec_params("UPDATE schedule_ticks SET backfill = true "
-                         "WHERE schedule = $1 AND fire_time = flowd_ts($2)",
-                         name, micros(start.fire));
+          tx.exec_params(
+              "UPDATE schedule_ticks SET backfill = true "
+              "WHERE schedule = $1 AND fire_time = flowd_ts($2)",
+              name, micros(start.fire));
         ++fired;
         break;
     }
@@ -499,8 +504,7 @@ ScheduleResult<BackfillReport> Scheduler::backfill(const BackfillRequest& reques
                                           "flowctl schedules list shows them"});
     Schedule s = detail::read_schedule(rows[0]);
     auto cron = CronSchedule::parse(s.spec.expression, s.spec.timezone);
-    if (!cron)
-      return tl::unexpected(ScheduleError{ScheduleErrc::kInternal, cron.error().message});
+    if (!cron) return tl::unexpected(ScheduleError{ScheduleErrc::kInternal, cron.error().message});
     // Fire times in the window, never past now.
     const auto to = std::min(request.to, std::chrono::floor<std::chrono::seconds>(now));
     std::vector<SysSeconds> fires;
@@ -550,10 +554,11 @@ ScheduleResult<BackfillReport> Scheduler::backfill(const BackfillRequest& reques
     }
     impl_->settle(tx, batch, &report);
     // The schedule's own place is untouched; only what runs and waits changed.
-    tx.exec_params("UPDATE schedules SET running_execution = NULLIF($2, ''), buffered = "
-                   "(SELECT count(*) FROM schedule_ticks WHERE schedule = $1 AND outcome = "
-                   "'buffered'), paused = $3, note = NULLIF($4, '') WHERE name = $1",
-                   s.spec.name, s.running_execution, s.paused, s.note);
+    tx.exec_params(
+        "UPDATE schedules SET running_execution = NULLIF($2, ''), buffered = "
+        "(SELECT count(*) FROM schedule_ticks WHERE schedule = $1 AND outcome = "
+        "'buffered'), paused = $3, note = NULLIF($4, '') WHERE name = $1",
+        s.spec.name, s.running_execution, s.paused, s.note);
     tx.commit();
     return report;
   } catch (const StartUnavailable& e) {

@@ -22,16 +22,18 @@ DueTicks due_ticks(const CronSchedule& cron, const TickLimits& limits, SysSecond
                    SysSeconds now) {
   DueTicks due;
   // Ticks at start_at count, so the search starts just before it.
-  if (limits.start_at && *limits.start_at - seconds(1) > after) after = *limits.start_at - seconds(1);
+  if (limits.start_at && *limits.start_at - seconds(1) > after)
+    after = *limits.start_at - seconds(1);
   const auto past_end = [&](SysSeconds t) { return limits.end_at && t > *limits.end_at; };
   // The oldest tick that may still fire: whole seconds, rounding the window's edge up.
   const SysSeconds window_start =
-      now - std::chrono::ceil<seconds>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                limits.catchup_window));
+      now - std::chrono::ceil<seconds>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(limits.catchup_window));
 
   std::deque<SysSeconds> in_window;
   SysSeconds cursor = after;
-  for (auto t = cron.next_after(cursor); t && *t <= now && !past_end(*t); t = cron.next_after(cursor)) {
+  for (auto t = cron.next_after(cursor); t && *t <= now && !past_end(*t);
+       t = cron.next_after(cursor)) {
     cursor = *t;
     if (*t < window_start) {
       count_missed(due, *t);
@@ -69,10 +71,14 @@ Millis jitter_for(std::string_view schedule, SysSeconds fire_time, Millis max) {
 
 std::string_view to_string(OverlapAction action) {
   switch (action) {
-    case OverlapAction::kStart: return "start";
-    case OverlapAction::kSkip: return "skip";
-    case OverlapAction::kBuffer: return "buffer";
-    case OverlapAction::kCancelThenStart: return "cancelThenStart";
+    case OverlapAction::kStart:
+      return "start";
+    case OverlapAction::kSkip:
+      return "skip";
+    case OverlapAction::kBuffer:
+      return "buffer";
+    case OverlapAction::kCancelThenStart:
+      return "cancelThenStart";
   }
   return "start";
 }

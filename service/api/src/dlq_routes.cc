@@ -10,9 +10,6 @@ namespace flowd::api {
 
 namespace {
 
-using http::Request;
-using http::Responder;
-using http::Verb;
 using detail::actor_of;
 using detail::body_of;
 using detail::flag;
@@ -20,6 +17,9 @@ using detail::invalid;
 using detail::only;
 using detail::query;
 using detail::text;
+using http::Request;
+using http::Responder;
+using http::Verb;
 
 tl::expected<std::int64_t, ApiError> id_of(const Request& req) {
   std::string text(req.param("id"));

@@ -27,7 +27,8 @@ std::string actor_of(const http::Request& req);
 // The body as a JSON object ({} when empty).
 tl::expected<Json, ApiError> body_of(const http::Request& req);
 // Refuses fields not in `allowed`, naming the allowed ones.
-tl::expected<void, ApiError> only(const Json& body, std::initializer_list<std::string_view> allowed);
+tl::expected<void, ApiError> only(const Json& body,
+                                  std::initializer_list<std::string_view> allowed);
 // A string field ("" when absent or null), a boolean field (false when absent or null).
 tl::expected<std::string, ApiError> text(const Json& body, const char* name);
 tl::expected<bool, ApiError> flag(const Json& body, const char* name);

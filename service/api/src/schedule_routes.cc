@@ -17,11 +17,16 @@ using triggers::ScheduleError;
 
 ApiError api_error(const ScheduleError& e) {
   switch (e.code) {
-    case ScheduleErrc::kInvalid: return ApiError::invalid_input(e.message, e.hint);
-    case ScheduleErrc::kNotFound: return ApiError::not_found(e.message, e.hint);
-    case ScheduleErrc::kConflict: return ApiError::conflict(e.message, e.hint);
-    case ScheduleErrc::kUnavailable: return ApiError::unavailable(e.message, e.hint);
-    case ScheduleErrc::kInternal: break;
+    case ScheduleErrc::kInvalid:
+      return ApiError::invalid_input(e.message, e.hint);
+    case ScheduleErrc::kNotFound:
+      return ApiError::not_found(e.message, e.hint);
+    case ScheduleErrc::kConflict:
+      return ApiError::conflict(e.message, e.hint);
+    case ScheduleErrc::kUnavailable:
+      return ApiError::unavailable(e.message, e.hint);
+    case ScheduleErrc::kInternal:
+      break;
   }
   return ApiError::internal(e.message, e.hint);
 }
@@ -32,7 +37,9 @@ tl::expected<T, ApiError> checked(triggers::ScheduleResult<T> r) {
   return std::move(*r);
 }
 
-std::string name_of(const Request& req) { return std::string(req.param("name")); }
+std::string name_of(const Request& req) {
+  return std::string(req.param("name"));
+}
 
 ApiResult spec_body(const Request& req, std::string_view name, bool create,
                     triggers::ScheduleStore& store) {
@@ -78,7 +85,9 @@ tl::expected<SysSeconds, ApiError> time_of(const Json& body, const char* name) {
 }  // namespace
 
 ScheduleRoutes::ScheduleRoutes(std::shared_ptr<detail::WorkerPool> pool) : pool_(std::move(pool)) {}
-ScheduleRoutes::~ScheduleRoutes() { shutdown(); }
+ScheduleRoutes::~ScheduleRoutes() {
+  shutdown();
+}
 void ScheduleRoutes::shutdown() {
   if (pool_) pool_->stop();
 }
@@ -134,35 +143,38 @@ std::unique_ptr<ScheduleRoutes> register_schedule_routes(http::RouteGroup api,
           return Reply{triggers::to_json(*changed)};
         });
   }
-  add(Verb::get, "/schedules/{name}/next", "nextScheduleRuns", [s](const Request& req) -> ApiResult {
-    auto n = req.query_int("n", 1, 1000);
-    if (!n) return tl::unexpected(n.error());
-    auto one = checked(s->get(name_of(req)));
-    if (!one) return tl::unexpected(one.error());
-    auto cron = CronSchedule::parse(one->spec.expression, one->spec.timezone);
-    if (!cron) return tl::unexpected(ApiError::internal(cron.error().message));
-    Json items = Json::array();
-    const SysSeconds now = std::chrono::floor<std::chrono::seconds>(Clock::now());
-    SysSeconds after = std::max(one->last_tick, now);
-    if (one->spec.start_at && *one->spec.start_at - std::chrono::seconds(1) > after)
-      after = *one->spec.start_at - std::chrono::seconds(1);
-    for (SysSeconds t : cron->next_n(after, static_cast<std::size_t>(n->value_or(10)))) {
-      if (one->spec.end_at && t > *one->spec.end_at) break;
-      items.push_back(Json{{"utc", format_utc(t)}, {"local", format_in_zone(t, one->spec.timezone)}});
-    }
-    return Reply{Json{{"schedule", one->spec.name},
-                      {"timezone", one->spec.timezone},
-                      {"paused", one->paused},
-                      {"items", std::move(items)}}};
-  });
-  add(Verb::get, "/schedules/{name}/ticks", "listScheduleTicks", [s](const Request& req) -> ApiResult {
-    auto limit = req.query_int("limit", 1, 1000);
-    if (!limit) return tl::unexpected(limit.error());
-    if (auto one = checked(s->get(name_of(req))); !one) return tl::unexpected(one.error());
-    auto ticks = checked(s->ticks(name_of(req), static_cast<std::size_t>(limit->value_or(50))));
-    if (!ticks) return tl::unexpected(ticks.error());
-    return Reply{Json{{"items", ticks_json(*ticks)}}};
-  });
+  add(Verb::get, "/schedules/{name}/next", "nextScheduleRuns",
+      [s](const Request& req) -> ApiResult {
+        auto n = req.query_int("n", 1, 1000);
+        if (!n) return tl::unexpected(n.error());
+        auto one = checked(s->get(name_of(req)));
+        if (!one) return tl::unexpected(one.error());
+        auto cron = CronSchedule::parse(one->spec.expression, one->spec.timezone);
+        if (!cron) return tl::unexpected(ApiError::internal(cron.error().message));
+        Json items = Json::array();
+        const SysSeconds now = std::chrono::floor<std::chrono::seconds>(Clock::now());
+        SysSeconds after = std::max(one->last_tick, now);
+        if (one->spec.start_at && *one->spec.start_at - std::chrono::seconds(1) > after)
+          after = *one->spec.start_at - std::chrono::seconds(1);
+        for (SysSeconds t : cron->next_n(after, static_cast<std::size_t>(n->value_or(10)))) {
+          if (one->spec.end_at && t > *one->spec.end_at) break;
+          items.push_back(
+              Json{{"utc", format_utc(t)}, {"local", format_in_zone(t, one->spec.timezone)}});
+        }
+        return Reply{Json{{"schedule", one->spec.name},
+                          {"timezone", one->spec.timezone},
+                          {"paused", one->paused},
+                          {"items", std::move(items)}}};
+      });
+  add(Verb::get, "/schedules/{name}/ticks", "listScheduleTicks",
+      [s](const Request& req) -> ApiResult {
+        auto limit = req.query_int("limit", 1, 1000);
+        if (!limit) return tl::unexpected(limit.error());
+        if (auto one = checked(s->get(name_of(req))); !one) return tl::unexpected(one.error());
+        auto ticks = checked(s->ticks(name_of(req), static_cast<std::size_t>(limit->value_or(50))));
+        if (!ticks) return tl::unexpected(ticks.error());
+        return Reply{Json{{"items", ticks_json(*ticks)}}};
+      });
   add(Verb::post, "/schedules/{name}/backfill", "backfillSchedule",
       [&scheduler](const Request& req) -> ApiResult {
         auto body = detail::body_of(req);
@@ -183,8 +195,10 @@ std::unique_ptr<ScheduleRoutes> register_schedule_routes(http::RouteGroup api,
         if (!overlap->empty()) {
           r.overlap = parse_overlap_policy(*overlap);
           if (!r.overlap)
-            return detail::invalid("overlap must be one of skip, allow, bufferOne, bufferAll, "
-                                   "cancelOther, got '" + *overlap + "'");
+            return detail::invalid(
+                "overlap must be one of skip, allow, bufferOne, bufferAll, "
+                "cancelOther, got '" +
+                *overlap + "'");
         }
         auto report = checked(scheduler.backfill(r));
         if (!report) return tl::unexpected(report.error());

@@ -464,12 +464,13 @@ void Service::sync_schedules(const std::vector<std::shared_ptr<const Definition>
     return;
   }
   for (const auto& name : report->conflicts)
-    log_.write("error", "schedule " + name + " of a definition is not applied: the name is taken",
-               {{"schedule", name}, {"hint", "rename the cron trigger (name:) or delete the other"}});
+    log_.write(
+        "error", "schedule " + name + " of a definition is not applied: the name is taken",
+        {{"schedule", name}, {"hint", "rename the cron trigger (name:) or delete the other"}});
   if (report->changed())
-    log_.write("info", "definition schedules updated",
-               {{"created", report->created}, {"updated", report->updated},
-                {"deleted", report->deleted}});
+    log_.write(
+        "info", "definition schedules updated",
+        {{"created", report->created}, {"updated", report->updated}, {"deleted", report->deleted}});
 }
 
 // Trigger bindings follow the definition registry (workflows applied through the API).

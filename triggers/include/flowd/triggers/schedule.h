@@ -66,15 +66,15 @@ struct Schedule {
   ScheduleSource source = ScheduleSource::kApi;
   bool paused = false;
   std::string note;
-  SysSeconds last_tick{};                 // every fire time up to here is handled
-  std::optional<SysSeconds> next_tick;    // the next fire time (none: never again)
-  std::optional<TimePoint> due_at;        // next_tick + its jitter
-  std::string running_execution;          // the last started one while it may still run
+  SysSeconds last_tick{};               // every fire time up to here is handled
+  std::optional<SysSeconds> next_tick;  // the next fire time (none: never again)
+  std::optional<TimePoint> due_at;      // next_tick + its jitter
+  std::string running_execution;        // the last started one while it may still run
   int buffered = 0;
   std::int64_t missed_total = 0;
   std::optional<int> definition_version;  // kDefinition: the version that declares it
   TimePoint created_at{}, updated_at{};
-  std::optional<TickRecord> last_run;     // the newest fired tick
+  std::optional<TickRecord> last_run;  // the newest fired tick
 };
 
 // The API's Schedule object (camelCase; times RFC 3339 UTC; durations as text like "1h").

@@ -1,9 +1,9 @@
 #pragma once
-// ScheduleStore is the `schedules` table and its audit trail (schemas/migrations/0010_schedules.sql):
-// create, update, pause, unpause and delete schedules — each change appended to schedule_events
-// with its actor — read them with their last run and tick history, and keep the schedules that
-// workflow definitions declare in step with the latest version of each workflow. The scheduler
-// (scheduler.h) fires the ticks.
+// ScheduleStore is the `schedules` table and its audit trail
+// (schemas/migrations/0010_schedules.sql): create, update, pause, unpause and delete schedules —
+// each change appended to schedule_events with its actor — read them with their last run and tick
+// history, and keep the schedules that workflow definitions declare in step with the latest version
+// of each workflow. The scheduler (scheduler.h) fires the ticks.
 //
 // Synchronous and blocking, thread-safe, on a small pool of connections: call it from worker
 // threads, never from an Asio thread. The schema must be migrated (EventStore::open does that).
@@ -83,8 +83,8 @@ class ScheduleStore {
   // definition's schedule.
   ScheduleResult<void> remove(const std::string& name, const std::string& actor);
   // Pause / unpause with a note; unpausing does not run the ticks that passed while paused.
-  ScheduleResult<Schedule> set_paused(const std::string& name, bool paused,
-                                      const std::string& note, const std::string& actor);
+  ScheduleResult<Schedule> set_paused(const std::string& name, bool paused, const std::string& note,
+                                      const std::string& actor);
 
   ScheduleResult<Schedule> get(const std::string& name);
   ScheduleResult<std::vector<Schedule>> list();

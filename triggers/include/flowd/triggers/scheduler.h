@@ -35,8 +35,8 @@ struct TickStart {
   SysSeconds fire_time{};
   std::string workflow;
   std::optional<int> version;
-  Json input;       // rendered from the schedule's input templates
-  Json context;     // {"schedule": {"name", "fireTime", "backfill"}}
+  Json input;    // rendered from the schedule's input templates
+  Json context;  // {"schedule": {"name", "fireTime", "backfill"}}
   std::string dedupe_key;
   bool backfill = false;
 };
@@ -79,7 +79,7 @@ struct SchedulerOptions {
 
 struct BackfillRequest {
   std::string schedule;
-  SysSeconds from{}, to{};  // fire times from <= t <= to
+  SysSeconds from{}, to{};               // fire times from <= t <= to
   std::optional<OverlapPolicy> overlap;  // default: the schedule's
   std::string actor;
 };
